@@ -1,0 +1,154 @@
+import type { Readable, Writable } from 'node:stream';
+import type { Config } from './config.js';
+import { describeError } from './errors.js';
+import { nextDelay } from './lib/backoff.js';
+import { sleep, withTimeout } from './lib/abort.js';
+import type { Logger } from './log.js';
+import { openDatabase, type Database } from './db/client.js';
+import { MarketHub } from './market/hub.js';
+import { Poller } from './market/poller.js';
+import { createFeed } from './market/feeds/index.js';
+import type { Feed } from './market/types.js';
+import { ConsoleChat } from './chat/console.js';
+import type { ChatFront } from './chat/front.js';
+import type { CommandServices } from './chat/commands/index.js';
+import { HttpServer, type DbHealth, type HealthReport } from './http/server.js';
+import { Metrics } from './http/metrics.js';
+
+/** Everything the app touches from the outside world; tests replace any of it. */
+export interface AppDeps {
+  log: Logger;
+  feeds?: Feed[];
+  stdin?: Readable & { isTTY?: boolean };
+  stdout?: Writable;
+  now?: () => number;
+}
+
+export interface App {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  readonly hub: MarketHub;
+  /** resolves once the database is open and migrated (it opens in the background during start) */
+  database(): Promise<Database>;
+  /** the bound HTTP port once started (useful with HTTP_PORT=0 … tests use a random free port) */
+  httpPort(): number | undefined;
+}
+
+/** Each shutdown step gets this long; a hung platform or database must not block SIGTERM. */
+const STOP_STEP_MS = 5_000;
+
+/**
+ * The composition root: the only place that wires modules together. start() brings up the fast parts
+ * (feeds, HTTP, terminal chat) at once and opens the database beside them, since a first PGlite start
+ * runs initdb for seconds and /price does not need it.
+ */
+export function createApp(config: Config, deps: AppDeps): App {
+  const log = deps.log;
+  const now = deps.now ?? Date.now;
+  const feeds =
+    deps.feeds ??
+    config.exchanges.map((exchange) =>
+      createFeed(exchange, { urls: config.exchangeUrls[exchange] ?? {}, staleMs: config.streamStaleMs, log, now }),
+    );
+  const hub = new MarketHub({ feeds, log, now });
+  const poller = new Poller({ hub, feeds, cron: config.pollCron, log });
+  const metrics = new Metrics(() => hub.status());
+  hub.onTick((tick) => metrics.countTick(tick));
+
+  const startedAt = now();
+  const stopping = new AbortController();
+  let db: Database | undefined;
+  let dbState: DbHealth = 'starting';
+  let dbError: string | null = null;
+  let resolveDb!: (db: Database) => void;
+  const dbReady = new Promise<Database>((resolve) => (resolveDb = resolve));
+  let dbOpening: Promise<void> | undefined;
+
+  const services: CommandServices = { hub, config, now };
+  const fronts: ChatFront[] = [];
+  let http: HttpServer | undefined;
+  let boundPort: number | undefined;
+
+  function health(): HealthReport {
+    const exchanges: HealthReport['exchanges'] = {};
+    for (const s of hub.status()) {
+      const { state, connectedSince, lastMessageAt, reconnects, symbols, markets, lastPollAt, lastError, nextRetryAt } = s;
+      exchanges[s.exchange] = { state, connectedSince, lastMessageAt, reconnects, symbols, markets, lastPollAt, lastError, nextRetryAt };
+    }
+    const anyDown = Object.values(exchanges).some((e) => e.state === 'down');
+    return {
+      status: dbState === 'starting' ? 'starting' : dbState === 'down' || anyDown ? 'degraded' : 'ok',
+      uptimeS: Math.round((now() - startedAt) / 1000),
+      db: { state: dbState, engine: db?.engine ?? null, error: dbError },
+      exchanges,
+    };
+  }
+
+  /** Keeps trying: a Postgres server that is still booting (compose) comes up a few seconds later. */
+  async function openDatabaseWithRetry(): Promise<void> {
+    for (let attempt = 0; !stopping.signal.aborted; attempt++) {
+      try {
+        const opened = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log });
+        if (stopping.signal.aborted) {
+          await opened.close();
+          return;
+        }
+        db = opened;
+        dbState = 'up';
+        dbError = null;
+        log.info({ mod: 'db', engine: opened.engine, ms: now() - startedAt }, `database ready (${opened.engine})`);
+        resolveDb(opened);
+        return;
+      } catch (err) {
+        dbState = 'down';
+        dbError = describeError(err);
+        const delayMs = nextDelay(attempt, { baseMs: 1_000, capMs: 30_000 });
+        log.error({ mod: 'db', attempt: attempt + 1, delayMs, err: dbError }, `database unavailable, retrying in ${(delayMs / 1000).toFixed(1)} s`);
+        await sleep(delayMs, stopping.signal).catch(() => undefined);
+      }
+    }
+  }
+
+  return {
+    hub,
+    database: () => dbReady,
+    httpPort: () => boundPort,
+
+    async start() {
+      dbOpening = openDatabaseWithRetry();
+      hub.start();
+      poller.start();
+      if (config.httpPort !== 0 || deps.feeds) {
+        http = new HttpServer({ port: config.httpPort, log, health, prices: () => hub.all(), metrics });
+        boundPort = await http.start();
+      }
+      const stdin = deps.stdin ?? process.stdin;
+      const wantsConsole = config.consoleChat || (!config.telegram && !config.discord && stdin.isTTY === true);
+      if (wantsConsole) {
+        fronts.push(new ConsoleChat({ input: stdin, output: deps.stdout ?? process.stdout, services, log, prompt: stdin.isTTY === true }));
+      }
+      if (config.telegram) log.warn({ mod: 'app' }, 'TELEGRAM_BOT_TOKEN is set, but this version has no Telegram front yet; it is ignored');
+      if (config.discord) log.warn({ mod: 'app' }, 'DISCORD_TOKEN is set, but this version has no Discord front yet; it is ignored');
+      for (const front of fronts) await front.start();
+      log.info({ mod: 'app', exchanges: config.exchanges, fronts: fronts.map((f) => f.platform), ms: now() - startedAt }, 'MaxFlash started');
+    },
+
+    async stop() {
+      stopping.abort(new Error('stopping'));
+      const step = async (what: string, fn: () => Promise<void>): Promise<void> => {
+        try {
+          await withTimeout(fn(), STOP_STEP_MS, what);
+        } catch (err) {
+          log.warn({ mod: 'app', err: describeError(err) }, `shutdown: ${what} did not stop cleanly`);
+        }
+      };
+      for (const front of fronts) await step(`${front.platform} chat`, () => front.stop());
+      await step('poller', () => poller.stop());
+      await step('market hub', () => hub.stop());
+      if (http) await step('http server', () => http!.stop());
+      if (dbOpening) await step('database open', () => dbOpening!);
+      if (db) await step('database', () => db!.close());
+      log.info({ mod: 'app' }, 'MaxFlash stopped');
+    },
+  };
+}

@@ -1,0 +1,84 @@
+import type { Logger } from '../../log.js';
+import { FeedError, UserInputError } from '../../errors.js';
+import { editDistance } from '../../market/symbols.js';
+import { makeHelp } from './help.js';
+import { price } from './price.js';
+import type { ChatRef, Command, CommandInfo, CommandServices, Reply } from './types.js';
+
+export type { ChatRef, Command, CommandServices, Reply } from './types.js';
+
+/** Telegram allows 4096 characters; nothing a command accepts is anywhere near that. */
+const MAX_INPUT = 1_000;
+
+const commands: Command[] = [];
+const help = makeHelp(() => commands.map(toInfo));
+commands.push(price, help);
+
+const byName = new Map<string, Command>();
+for (const c of commands) for (const n of [c.name, ...(c.aliases ?? [])]) byName.set(n, c);
+
+export function commandList(): CommandInfo[] {
+  return commands.map(toInfo);
+}
+
+function toInfo({ name, usage, summary, examples }: Command): CommandInfo {
+  return { name, usage, summary, examples };
+}
+
+export interface ParsedCommand {
+  name: string;
+  args: string;
+  /** the "@BotName" suffix, if any (groups address one bot among several) */
+  mention?: string;
+}
+
+/** "/price@MaxFlashBot  eth" → { name: 'price', mention: 'MaxFlashBot', args: 'eth' }; null when not a command. */
+export function parseCommandLine(text: string): ParsedCommand | null {
+  const match = /^\/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]{1,64}))?(?:\s+([\s\S]*))?$/.exec(text.trim());
+  if (!match) return null;
+  return { name: match[1]!.toLowerCase(), args: (match[3] ?? '').trim(), ...(match[2] ? { mention: match[2] } : {}) };
+}
+
+export interface DispatchOptions {
+  services: CommandServices;
+  log: Logger;
+  /** the bot's own username; a command addressed to another bot is ignored (null) */
+  botUsername?: string;
+}
+
+/**
+ * The shared command layer: every platform hands over the raw text and gets back a Reply value, or null
+ * when the message is not for this bot. Never throws: user mistakes become friendly error replies,
+ * anything unexpected is logged and answered with an apology.
+ */
+export async function dispatchCommand(text: string, chat: ChatRef, opts: DispatchOptions): Promise<Reply | null> {
+  if (text.length > MAX_INPUT) return { kind: 'error', message: `That message is too long (${text.length} characters).`, example: '/help' };
+  const parsed = parseCommandLine(text);
+  if (!parsed) return { kind: 'not_a_command' };
+  if (parsed.mention && opts.botUsername && parsed.mention.toLowerCase() !== opts.botUsername.toLowerCase()) return null;
+  const command = byName.get(parsed.name);
+  if (!command) {
+    const suggestion = closestCommand(parsed.name);
+    return { kind: 'unknown_command', name: parsed.name, ...(suggestion ? { suggestion } : {}) };
+  }
+  try {
+    return await command.run({ chat, args: parsed.args, services: opts.services });
+  } catch (err) {
+    if (err instanceof UserInputError) return { kind: 'error', message: err.message, ...(err.example ? { example: err.example } : {}) };
+    if (err instanceof FeedError) {
+      opts.log.warn({ err: err.message, exchange: err.exchange, command: parsed.name }, 'command could not reach the exchange');
+      return { kind: 'error', message: `Can't reach ${err.exchange} right now; prices will be back as soon as it is. Try again in a minute.` };
+    }
+    opts.log.error({ err, command: parsed.name, platform: chat.platform }, 'command failed');
+    return { kind: 'error', message: 'Something went wrong on our side answering that. It has been logged; please try again.' };
+  }
+}
+
+function closestCommand(name: string): string | undefined {
+  let best: { name: string; d: number } | undefined;
+  for (const known of byName.keys()) {
+    const d = editDistance(name, known);
+    if (!best || d < best.d) best = { name: known, d };
+  }
+  return best && best.d <= 2 ? byName.get(best.name)!.name : undefined;
+}

@@ -1,0 +1,55 @@
+/**
+ * The few error classes the app throws on purpose. Each carries the context an operator (or, for
+ * UserInputError, a chat user) needs to act on it; anything else reaching a boundary is a bug.
+ */
+
+/** One or more environment variables are missing or malformed; `problems` lists every one of them. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+/** Bad input from a chat user. `message` is safe to show in chat as it is. */
+export class UserInputError extends Error {
+  override readonly name = 'UserInputError';
+  constructor(
+    message: string,
+    /** a correct example the reply can show, e.g. "/price BTC/USDT" */
+    readonly example?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A market-data source (stream or REST) failed; `exchange` says which venue. */
+export class FeedError extends Error {
+  override readonly name = 'FeedError';
+  constructor(
+    readonly exchange: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${exchange}: ${message}`, options);
+  }
+}
+
+/** A chat platform refused or failed a send. */
+export class DeliveryError extends Error {
+  override readonly name = 'DeliveryError';
+  constructor(
+    readonly platform: string,
+    readonly chat: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${platform} chat ${chat}: ${message}`, options);
+  }
+}
+
+/** A short, single-line description of any thrown value, for logs and status pages. */
+export function describeError(err: unknown): string {
+  if (err instanceof Error) return `${err.name}: ${err.message}`.split('\n')[0]!.slice(0, 300);
+  return String(err).slice(0, 300);
+}
