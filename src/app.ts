@@ -72,8 +72,8 @@ export function createApp(config: Config, deps: AppDeps): App {
   function health(): HealthReport {
     const exchanges: HealthReport['exchanges'] = {};
     for (const s of hub.status()) {
-      const { state, connectedSince, lastMessageAt, reconnects, symbols, markets, lastPollAt, lastError, nextRetryAt } = s;
-      exchanges[s.exchange] = { state, connectedSince, lastMessageAt, reconnects, symbols, markets, lastPollAt, lastError, nextRetryAt };
+      const { state, connectedSince, lastMessageAt, reconnects, symbols, markets, lastError, nextRetryAt } = s;
+      exchanges[s.exchange] = { state, connectedSince, lastMessageAt, reconnects, symbols, markets, lastError, nextRetryAt };
     }
     const anyDown = Object.values(exchanges).some((e) => e.state === 'down');
     return {

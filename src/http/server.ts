@@ -11,7 +11,7 @@ export interface HealthReport {
   status: 'ok' | 'degraded' | 'starting';
   uptimeS: number;
   db: { state: DbHealth; engine: 'pglite' | 'postgres' | null; error: string | null };
-  exchanges: Record<string, Pick<HubStatus, 'state' | 'connectedSince' | 'lastMessageAt' | 'reconnects' | 'symbols' | 'markets' | 'lastPollAt' | 'lastError' | 'nextRetryAt'>>;
+  exchanges: Record<string, Pick<HubStatus, 'state' | 'connectedSince' | 'lastMessageAt' | 'reconnects' | 'symbols' | 'markets' | 'lastError' | 'nextRetryAt'>>;
 }
 
 export interface HttpServerOptions {

@@ -3,13 +3,13 @@ import { describeError, FeedError, UserInputError } from '../errors.js';
 import { nextDelay } from '../lib/backoff.js';
 import { sleep, withTimeout } from '../lib/abort.js';
 import { suggestPairs } from './symbols.js';
-import type { Feed, FeedState, FeedStatus, PriceTick } from './types.js';
+import type { Feed, FeedStatus, PriceTick } from './types.js';
 
 export type TickListener = (tick: PriceTick) => void;
 
 export interface HubStatus extends FeedStatus {
+  /** listed pairs once markets have loaded */
   markets: number | null;
-  lastPollAt: number | null;
 }
 
 export interface MarketHubOptions {
@@ -20,8 +20,6 @@ export interface MarketHubOptions {
   freshMs?: number;
   /** bound on one REST call made on a user's behalf */
   restTimeoutMs?: number;
-  /** a successful poll this recent makes a non-streaming exchange count as "polling" */
-  pollFreshMs?: number;
 }
 
 /** A quote as answered to a user: the tick plus how it was obtained. */
@@ -43,12 +41,10 @@ export class MarketHub {
   private readonly listeners = new Set<TickListener>();
   private readonly markets = new Map<string, ReadonlySet<string>>();
   private readonly marketLoads = new Map<string, Promise<ReadonlySet<string>>>();
-  private readonly polling = new Map<string, number>();
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly freshMs: number;
   private readonly restTimeoutMs: number;
-  private readonly pollFreshMs: number;
   private readonly holds = new Map<string, { release: () => void; timer: NodeJS.Timeout }>();
   private readonly stopping = new AbortController();
 
@@ -57,7 +53,6 @@ export class MarketHub {
     this.now = opts.now ?? Date.now;
     this.freshMs = opts.freshMs ?? 60_000;
     this.restTimeoutMs = opts.restTimeoutMs ?? 5_000;
-    this.pollFreshMs = opts.pollFreshMs ?? 120_000;
     for (const feed of opts.feeds) {
       this.feeds.set(feed.exchange, feed);
       feed.on('tick', (tick) => this.ingest(tick));
@@ -151,17 +146,8 @@ export class MarketHub {
     }
   }
 
-  /** Called by the poller after a successful batched fetch, so status() can say "polling". */
-  markPolled(exchange: string): void {
-    this.polling.set(exchange, this.now());
-  }
-
   status(): HubStatus[] {
-    return [...this.feeds.values()].map((feed) => {
-      const s = feed.status();
-      const lastPollAt = this.polling.get(feed.exchange) ?? null;
-      return { ...s, state: this.effectiveState(s, lastPollAt), markets: this.markets.get(feed.exchange)?.size ?? null, lastPollAt };
-    });
+    return [...this.feeds.values()].map((feed) => ({ ...feed.status(), markets: this.markets.get(feed.exchange)?.size ?? null }));
   }
 
   /** Pairs with at least one subscriber, per exchange (what the poller must cover). */
@@ -198,12 +184,6 @@ export class MarketHub {
       if (cached) return { tick: cached, fromRest: false };
       throw new FeedError(exchange, `no price for ${pair} right now (${describeError(err)})`, { cause: err });
     }
-  }
-
-  private effectiveState(s: FeedStatus, lastPollAt: number | null): FeedState {
-    if (s.state === 'streaming') return 'streaming';
-    const polledRecently = lastPollAt !== null && this.now() - lastPollAt <= this.pollFreshMs;
-    return polledRecently ? 'polling' : s.state;
   }
 
   private feed(exchange: string): Feed {

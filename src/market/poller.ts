@@ -43,15 +43,18 @@ export class Poller {
   }
 
   private async pollFeed(feed: Feed): Promise<void> {
-    if (feed.status().state === 'streaming') return;
     const pairs = [...feed.pairs()];
-    if (pairs.length === 0) return;
+    if (feed.status().state === 'streaming' || pairs.length === 0) {
+      feed.markPolling(false);
+      return;
+    }
     try {
       const ticks = await withTimeout(feed.fetchTickers(pairs), this.opts.timeoutMs ?? 10_000, `${feed.exchange} fetchTickers`);
       for (const tick of ticks) this.opts.hub.ingest(tick);
-      this.opts.hub.markPolled(feed.exchange);
+      feed.markPolling(true);
       this.log.debug({ exchange: feed.exchange, pairs: pairs.length, got: ticks.length }, 'polled');
     } catch (err) {
+      feed.markPolling(false);
       this.log.warn({ exchange: feed.exchange, pairs: pairs.length, err: describeError(err) }, `${feed.exchange} REST poll failed`);
     }
   }

@@ -63,4 +63,6 @@ export interface Feed {
   fetchTicker(pair: string): Promise<PriceTick>;
   /** one batched REST call for many pairs, source 'poll' */
   fetchTickers(pairs: readonly string[]): Promise<PriceTick[]>;
+  /** the owner (the poller) says REST is carrying this exchange's prices while the stream is out */
+  markPolling(active: boolean): void;
 }

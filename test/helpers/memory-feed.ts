@@ -11,6 +11,7 @@ export class MemoryFeed implements Feed {
   failRest: Error | undefined;
   failMarkets: Error | undefined;
   state: FeedStatus['state'] = 'connecting';
+  polling = false;
   private readonly active = new Set<string>();
   private readonly handlers: { [E in keyof FeedEvents]: Set<FeedEvents[E]> } = { tick: new Set(), state: new Set() };
 
@@ -35,7 +36,8 @@ export class MemoryFeed implements Feed {
     return this.active;
   }
   status(): FeedStatus {
-    return { exchange: this.exchange, state: this.state, connectedSince: null, lastMessageAt: null, reconnects: 0, symbols: this.active.size, lastError: null, nextRetryAt: null };
+    const state = this.polling && this.state !== 'streaming' ? 'polling' : this.state;
+    return { exchange: this.exchange, state, connectedSince: null, lastMessageAt: null, reconnects: 0, symbols: this.active.size, lastError: null, nextRetryAt: null };
   }
   on<E extends keyof FeedEvents>(event: E, listener: FeedEvents[E]): void {
     this.handlers[event].add(listener);
@@ -56,6 +58,9 @@ export class MemoryFeed implements Feed {
     this.restCalls++;
     if (this.failRest) throw this.failRest;
     return pairs.map((p) => this.tick(p, 'poll'));
+  }
+  markPolling(active: boolean): void {
+    this.polling = active;
   }
   setPrice(pair: string, last: number): void {
     this.prices.set(pair, last);

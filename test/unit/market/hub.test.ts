@@ -131,13 +131,10 @@ describe('MarketHub.quote', () => {
 });
 
 describe('MarketHub.status', () => {
-  it('reports polling while the stream is down and polls succeed', () => {
-    const { feed, hub } = setup();
-    feed.state = 'down';
-    expect(hub.status()[0]!.state).toBe('down');
-    hub.markPolled('binance');
-    expect(hub.status()[0]!.state).toBe('polling');
-    feed.state = 'streaming';
-    expect(hub.status()[0]!.state).toBe('streaming');
+  it("reports each feed's state with the number of listed markets once loaded", async () => {
+    const { hub } = setup();
+    expect(hub.status()[0]).toMatchObject({ exchange: 'binance', state: 'connecting', markets: null });
+    await hub.ensureListed('binance', 'BTC/USDT');
+    expect(hub.status()[0]!.markets).toBe(3);
   });
 });
