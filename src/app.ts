@@ -96,7 +96,7 @@ export function createApp(config: Config, deps: AppDeps): App {
         db = opened;
         dbState = 'up';
         dbError = null;
-        log.info({ mod: 'db', engine: opened.engine, ms: now() - startedAt }, `database ready (${opened.engine})`);
+        log.info({ mod: 'app', engine: opened.engine, sinceStartMs: now() - startedAt }, 'database up');
         resolveDb(opened);
         return;
       } catch (err) {
