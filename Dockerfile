@@ -3,12 +3,12 @@
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 ENV CHECKPOINT_DISABLE=1
-COPY package.json package-lock.json prisma.config.ts ./
+COPY package.json package-lock.json prisma.config.ts tsconfig.json tsconfig.build.json ./
 COPY prisma ./prisma
-RUN npm ci
-COPY tsconfig.json tsconfig.build.json ./
+COPY scripts ./scripts
 COPY src ./src
-RUN npm run build && npm prune --omit=dev --ignore-scripts
+# postinstall generates the Prisma client and compiles src → dist
+RUN npm ci && npm prune --omit=dev --ignore-scripts
 
 # --- runtime: production deps + compiled code, non-root ------------------------------------------
 FROM node:20-bookworm-slim
