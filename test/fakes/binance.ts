@@ -1,7 +1,9 @@
-import { readFileSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
-import { WebSocketServer, type WebSocket, type RawData } from 'ws';
+import {
+  FakeExchangeServer, fillTemplate, fixtureReader, tickDecimals,
+  type ConnectionInfo, type FakeConn, type FakeExchange, type Json, type PriceOptions, type Quote, type RestReply, type RestRequest,
+} from './common.js';
+
+export type { ConnectionInfo, PriceOptions } from './common.js';
 
 /**
  * A local Binance spot: the REST endpoints ccxt's loadMarkets/fetchTicker(s) call and the market-data
@@ -10,9 +12,7 @@ import { WebSocketServer, type WebSocket, type RawData } from 'ws';
  * so key sets and order match the wire exactly.
  */
 
-const FIXTURES = new URL('../fixtures/binance/', import.meta.url);
-type Json = Record<string, unknown>;
-const fixture = <T = Json>(name: string): T => JSON.parse(readFileSync(new URL(name, FIXTURES), 'utf8')) as T;
+const fixture = fixtureReader('binance');
 
 const EXCHANGE_INFO = fixture<{ symbols: Array<{ symbol: string; filters: Array<{ filterType: string; tickSize?: string }> }> }>('exchangeInfo.json');
 const REST_TICKER = fixture('ticker_24hr_single.json');
@@ -41,53 +41,12 @@ export interface FakeBinanceOptions {
   now?: () => number;
 }
 
-export interface PriceOptions {
-  open?: string;
-  high?: string;
-  low?: string;
-  bid?: string;
-  ask?: string;
-  volume?: string;
-  quoteVolume?: string;
-}
-
 export interface ControlFrame {
   conn: number;
   at: number;
   method: unknown;
   params: unknown;
   id: unknown;
-}
-
-export interface ConnectionInfo {
-  id: number;
-  path: string;
-  streams: string[];
-}
-
-interface SymbolState {
-  symbol: string;
-  decimals: number;
-  last: number;
-  open: number;
-  high: number;
-  low: number;
-  bid: number;
-  ask: number;
-  volume: number;
-  quoteVolume: number;
-  lastId: number;
-  count: number;
-}
-
-interface Conn {
-  id: number;
-  ws: WebSocket;
-  path: string;
-  combined: boolean;
-  streams: Set<string>;
-  incoming: number[];
-  pinger: NodeJS.Timeout | undefined;
 }
 
 export interface FakeBinance {
@@ -110,186 +69,96 @@ export interface FakeBinance {
   close(): Promise<void>;
 }
 
-const fmt = (n: number, decimals = 8): string => n.toFixed(decimals);
-const pick = (template: Json, values: Json): Json => {
-  const out: Json = {};
-  for (const key of Object.keys(template)) {
-    if (!(key in values)) throw new Error(`fake binance: no value for fixture key "${key}"`);
-    out[key] = values[key];
-  }
-  return out;
-};
+interface Conn extends FakeConn {
+  combined: boolean;
+  incoming: number[];
+  pinger: NodeJS.Timeout | undefined;
+}
 
-class FakeBinanceServer implements FakeBinance {
-  restUrl = '';
-  wsUrl = '';
-  port = 0;
-  private readonly hits: Record<string, number> = {};
-  private readonly received: ControlFrame[] = [];
-  private readonly conns = new Map<number, Conn>();
-  private readonly symbols = new Map<string, SymbolState>();
-  private readonly sockets = new Set<Socket>();
-  private readonly http = http.createServer((req, res) => this.onRequest(req, res));
-  private readonly wss = new WebSocketServer({ noServer: true });
-  private readonly now: () => number;
-  private totalConnections = 0;
-  private stalled = false;
-  private refusing = false;
-  private emitTimer: NodeJS.Timeout | undefined;
+const fmt = (n: number, decimals = 8): string => n.toFixed(decimals);
+const pick = (template: Json, values: Json): Json => fillTemplate('binance', template, values);
+
+class FakeBinanceServer extends FakeExchangeServer<Conn, ControlFrame> implements FakeBinance, FakeExchange<ControlFrame> {
+  /** trade id and trade count of each symbol before the first setPrice; both grow by one per update */
+  private readonly tradeBase = new Map<string, { lastId: number; count: number }>();
 
   constructor(private readonly opts: FakeBinanceOptions) {
-    this.now = opts.now ?? Date.now;
+    super('binance', opts);
     for (const s of EXCHANGE_INFO.symbols) {
       const tick = s.filters.find((f) => f.filterType === 'PRICE_FILTER')?.tickSize ?? '0.01';
-      const decimals = Math.max(0, Math.round(-Math.log10(Number(tick))));
+      const decimals = tickDecimals(tick);
       const recorded = s.symbol === REST_TICKER['symbol'];
       const start = Number(opts.prices?.[s.symbol] ?? (recorded ? REST_TICKER['lastPrice'] : SYNTHETIC_START[s.symbol] ?? '1'));
       const r = (key: string, fallback: number): number => (recorded && !opts.prices?.[s.symbol] ? Number(REST_TICKER[key]) : fallback);
-      this.symbols.set(s.symbol, {
+      this.quotes.set(s.symbol, {
         symbol: s.symbol, decimals, last: start,
         open: r('openPrice', start), high: r('highPrice', start), low: r('lowPrice', start),
         bid: r('bidPrice', start - 10 ** -decimals), ask: r('askPrice', start),
-        volume: r('volume', 1000), quoteVolume: r('quoteVolume', 1000 * start),
-        lastId: recorded ? Number(REST_TICKER['lastId']) : 1000, count: recorded ? Number(REST_TICKER['count']) : 1000,
+        volume: r('volume', 1000), quoteVolume: r('quoteVolume', 1000 * start), updates: 0,
       });
+      this.tradeBase.set(s.symbol, recorded ? { lastId: Number(REST_TICKER['lastId']), count: Number(REST_TICKER['count']) } : { lastId: 1000, count: 1000 });
     }
-    this.http.on('connection', (socket) => {
-      this.sockets.add(socket);
-      socket.once('close', () => this.sockets.delete(socket));
-    });
-    this.http.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket as Socket, head));
-    this.setEmitInterval(opts.emitIntervalMs ?? 0);
   }
 
-  async listen(port: number): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      this.http.once('error', reject);
-      this.http.listen(port, '127.0.0.1', () => resolve());
-    });
-    this.port = (this.http.address() as AddressInfo).port;
-    this.restUrl = `http://127.0.0.1:${this.port}/api/v3`;
+  protected override urlsFor(origin: string): { restUrl: string; wsUrl: string } {
     // ccxt 4.5.84 decides "spot" by url.indexOf('/stream') (the real host is stream.binance.com), so a local
     // URL must carry /stream in its path; ccxt then dials <this>/0.
-    this.wsUrl = `ws://127.0.0.1:${this.port}/stream`;
+    return { restUrl: `http://${origin}/api/v3`, wsUrl: `ws://${origin}/stream` };
   }
 
-  get restHits(): Readonly<Record<string, number>> {
-    return { ...this.hits };
-  }
-
-  get connections(): { current: number; total: number } {
-    return { current: this.conns.size, total: this.totalConnections };
-  }
-
-  get frames(): readonly ControlFrame[] {
-    return this.received;
-  }
-
-  subscriptions(): ConnectionInfo[] {
-    return [...this.conns.values()].map((c) => ({ id: c.id, path: c.path, streams: [...c.streams] }));
-  }
-
-  setPrice(symbol: string, last: string, o: PriceOptions = {}): void {
-    const s = this.symbols.get(symbol);
-    if (!s) throw new Error(`fake binance: unknown symbol ${symbol}; known: ${[...this.symbols.keys()].join(', ')}`);
-    const price = Number(last);
-    s.last = price;
-    s.open = o.open !== undefined ? Number(o.open) : s.open;
-    s.high = o.high !== undefined ? Number(o.high) : Math.max(s.high, price);
-    s.low = o.low !== undefined ? Number(o.low) : Math.min(s.low, price);
-    s.ask = o.ask !== undefined ? Number(o.ask) : price;
-    s.bid = o.bid !== undefined ? Number(o.bid) : price - 10 ** -s.decimals;
-    if (o.volume !== undefined) s.volume = Number(o.volume);
-    if (o.quoteVolume !== undefined) s.quoteVolume = Number(o.quoteVolume);
-    s.lastId += 1;
-    s.count += 1;
-    for (const conn of this.conns.values()) this.push(conn, [s]);
-  }
-
-  setEmitInterval(ms: number): void {
-    clearInterval(this.emitTimer);
-    this.emitTimer = ms > 0 ? setInterval(() => {
-      for (const conn of this.conns.values()) this.push(conn, [...this.symbols.values()]);
-    }, ms) : undefined;
-  }
-
-  stall(on: boolean): void {
-    this.stalled = on;
-  }
-
-  dropAll(): void {
-    for (const conn of this.conns.values()) conn.ws.terminate();
-  }
-
-  refuse(on: boolean): void {
-    this.refusing = on;
-  }
-
-  async close(): Promise<void> {
-    clearInterval(this.emitTimer);
-    this.dropAll();
-    this.wss.close();
-    for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => this.http.close(() => resolve()));
+  private trades(q: Quote): { lastId: number; count: number } {
+    const base = this.tradeBase.get(q.symbol) ?? { lastId: 1000, count: 1000 };
+    return { lastId: base.lastId + q.updates, count: base.count + q.updates };
   }
 
   // ---- REST ----
 
-  private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
-    if (this.refusing) {
-      req.socket.destroy();
-      return;
-    }
-    const url = new URL(req.url ?? '/', 'http://fake');
-    const path = url.pathname;
-    const send = (status: number, body: unknown): void => {
-      this.hits[path] = (this.hits[path] ?? 0) + 1;
-      res.writeHead(status, { 'content-type': 'application/json;charset=UTF-8' });
-      res.end(JSON.stringify(body));
-    };
-    const invalidSymbol = (): void => send(400, { code: -1121, msg: 'Invalid symbol.' });
-    if (req.method !== 'GET') return send(405, { code: -1000, msg: 'GET only in this fake' });
+  protected override route({ method, path, query }: RestRequest): RestReply {
+    const ok = (body: unknown): RestReply => ({ status: 200, body });
+    const invalidSymbol: RestReply = { status: 400, body: { code: -1121, msg: 'Invalid symbol.' } };
+    if (method !== 'GET') return { status: 405, body: { code: -1000, msg: 'GET only in this fake' } };
     switch (path) {
       case '/api/v3/ping':
-        return send(200, {});
+        return ok({});
       case '/api/v3/time':
-        return send(200, { serverTime: this.now() });
+        return ok({ serverTime: this.now() });
       case '/api/v3/exchangeInfo':
-        return send(200, EXCHANGE_INFO);
+        return ok(EXCHANGE_INFO);
       case '/api/v3/klines': {
-        if (!this.symbols.has(url.searchParams.get('symbol') ?? '')) return invalidSymbol();
-        const limit = Number(url.searchParams.get('limit') ?? 500);
-        return send(200, KLINES.slice(-Math.max(1, limit)));
+        if (!this.quotes.has(query.get('symbol') ?? '')) return invalidSymbol;
+        const limit = Number(query.get('limit') ?? 500);
+        return ok(KLINES.slice(-Math.max(1, limit)));
       }
       case '/api/v3/ticker/24hr': {
-        const one = url.searchParams.get('symbol');
-        const many = url.searchParams.get('symbols');
+        const one = query.get('symbol');
+        const many = query.get('symbols');
         if (one !== null) {
-          const s = this.symbols.get(one);
-          return s ? send(200, this.restTicker(s)) : invalidSymbol();
+          const s = this.quotes.get(one);
+          return s ? ok(this.restTicker(s)) : invalidSymbol;
         }
         if (many !== null) {
           let names: unknown;
           try {
             names = JSON.parse(many);
           } catch {
-            return invalidSymbol();
+            return invalidSymbol;
           }
-          if (!Array.isArray(names)) return invalidSymbol();
-          const found = names.map((n) => this.symbols.get(String(n)));
-          if (found.some((s) => s === undefined)) return invalidSymbol();
-          return send(200, (found as SymbolState[]).map((s) => this.restTicker(s)));
+          if (!Array.isArray(names)) return invalidSymbol;
+          const found = names.map((n) => this.quotes.get(String(n)));
+          if (found.some((s) => s === undefined)) return invalidSymbol;
+          return ok((found as Quote[]).map((s) => this.restTicker(s)));
         }
-        return send(200, [...this.symbols.values()].map((s) => this.restTicker(s)));
+        return ok([...this.quotes.values()].map((s) => this.restTicker(s)));
       }
       default:
-        return send(404, { code: -1000, msg: `no such endpoint in the fake: ${path}` });
+        return { status: 404, body: { code: -1000, msg: `no such endpoint in the fake: ${path}` } };
     }
   }
 
-  private restTicker(s: SymbolState): Json {
+  private restTicker(s: Quote): Json {
     const close = this.now();
     const change = s.last - s.open;
+    const { lastId, count } = this.trades(s);
     return pick(REST_TICKER, {
       symbol: s.symbol,
       priceChange: fmt(change),
@@ -309,42 +178,32 @@ class FakeBinanceServer implements FakeBinance {
       quoteVolume: fmt(s.quoteVolume),
       openTime: close - DAY_MS,
       closeTime: close,
-      firstId: s.lastId - s.count + 1,
-      lastId: s.lastId,
-      count: s.count,
+      firstId: lastId - count + 1,
+      lastId,
+      count,
     });
   }
 
   // ---- WebSocket ----
 
-  private onUpgrade(req: http.IncomingMessage, socket: Socket, head: Buffer): void {
-    const url = new URL(req.url ?? '/', 'ws://fake');
+  protected override acceptsPath(pathname: string): boolean {
+    return /^\/(ws|stream)(\/|$)/.test(pathname);
+  }
+
+  protected override newConn(base: FakeConn, url: URL): Conn {
     const raw = /^\/ws(\/|$)/.test(url.pathname);
-    const combined = /^\/stream(\/|$)/.test(url.pathname);
-    if (this.refusing || (!raw && !combined)) {
-      if (!this.refusing) socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
-      else socket.destroy();
-      return;
-    }
-    this.wss.handleUpgrade(req, socket, head, (ws) => {
-      // /ws/<stream> and /stream?streams=a/b open with those streams; ccxt's /stream/<n> names none
-      const initial = raw ? url.pathname.split('/').slice(2) : (url.searchParams.get('streams') ?? '').split('/');
-      const conn: Conn = {
-        id: ++this.totalConnections, ws, path: url.pathname + url.search, combined,
-        streams: new Set(initial.filter((s) => s.includes('@'))), incoming: [], pinger: undefined,
-      };
-      this.conns.set(conn.id, conn);
-      const pingMs = this.opts.pingIntervalMs ?? 20_000;
-      if (pingMs > 0) conn.pinger = setInterval(() => ws.ping(), pingMs);
-      ws.on('message', (data, isBinary) => this.onFrame(conn, data, isBinary));
-      ws.on('ping', () => this.count(conn));
-      ws.on('pong', () => this.count(conn));
-      ws.on('error', () => ws.terminate());
-      ws.on('close', () => {
-        clearInterval(conn.pinger);
-        this.conns.delete(conn.id);
-      });
-    });
+    // /ws/<stream> and /stream?streams=a/b open with those streams; ccxt's /stream/<n> names none
+    const initial = raw ? url.pathname.split('/').slice(2) : (url.searchParams.get('streams') ?? '').split('/');
+    const conn: Conn = { ...base, combined: !raw, streams: new Set(initial.filter((s) => s.includes('@'))), incoming: [], pinger: undefined };
+    const pingMs = this.opts.pingIntervalMs ?? 20_000;
+    if (pingMs > 0) conn.pinger = setInterval(() => conn.ws.ping(), pingMs);
+    conn.ws.on('ping', () => this.count(conn));
+    conn.ws.on('pong', () => this.count(conn));
+    return conn;
+  }
+
+  protected override onClosed(conn: Conn): void {
+    clearInterval(conn.pinger);
   }
 
   /** Binance drops a connection that sends more than 5 frames in a second (pings and pongs included). */
@@ -359,11 +218,11 @@ class FakeBinanceServer implements FakeBinance {
     return true;
   }
 
-  private onFrame(conn: Conn, data: RawData, isBinary: boolean): void {
+  protected override onFrame(conn: Conn, text: string | undefined): void {
     if (!this.count(conn)) return;
     let msg: Json;
     try {
-      const parsed: unknown = JSON.parse(isBinary ? '' : data.toString());
+      const parsed: unknown = JSON.parse(text ?? '');
       if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
       msg = parsed as Json;
     } catch {
@@ -394,8 +253,7 @@ class FakeBinanceServer implements FakeBinance {
   }
 
   /** Sends the events of `changed` symbols for each stream the connection has subscribed. */
-  private push(conn: Conn, changed: readonly SymbolState[]): void {
-    if (this.stalled) return;
+  protected override pushTo(conn: Conn, changed: readonly Quote[]): void {
     for (const stream of conn.streams) {
       if (stream === '!ticker@arr' || stream === '!miniTicker@arr') {
         const mini = stream.startsWith('!mini');
@@ -414,23 +272,20 @@ class FakeBinanceServer implements FakeBinance {
     this.send(conn, conn.combined ? { stream, data } : data);
   }
 
-  private send(conn: Conn, body: unknown): void {
-    if (conn.ws.readyState === conn.ws.OPEN) conn.ws.send(JSON.stringify(body));
-  }
-
-  private wsTicker(s: SymbolState): Json {
+  private wsTicker(s: Quote): Json {
     const t = this.now();
     const change = s.last - s.open;
+    const { lastId, count } = this.trades(s);
     return pick(WS_TICKER, {
       e: '24hrTicker', E: t, s: s.symbol,
       p: fmt(change), P: fmt(s.open ? (change / s.open) * 100 : 0, 3), w: fmt((s.high + s.low + s.last) / 3),
       x: fmt(s.open), c: fmt(s.last), Q: fmt(0.001), b: fmt(s.bid), B: fmt(1), a: fmt(s.ask), A: fmt(1),
       o: fmt(s.open), h: fmt(s.high), l: fmt(s.low), v: fmt(s.volume), q: fmt(s.quoteVolume),
-      O: t - DAY_MS, C: t, F: s.lastId - s.count + 1, L: s.lastId, n: s.count,
+      O: t - DAY_MS, C: t, F: lastId - count + 1, L: lastId, n: count,
     });
   }
 
-  private wsMiniTicker(s: SymbolState): Json {
+  private wsMiniTicker(s: Quote): Json {
     return pick(WS_MINI_TICKER, {
       e: '24hrMiniTicker', E: this.now(), s: s.symbol,
       c: fmt(s.last), o: fmt(s.open), h: fmt(s.high), l: fmt(s.low), v: fmt(s.volume), q: fmt(s.quoteVolume),

@@ -13,6 +13,8 @@ export interface VenueConfig {
   settings: Record<string, unknown>;
   /** least gap between two subscribe/unsubscribe frames on one socket (venue's inbound message limit) */
   subscribeGapMs: number;
+  /** most pairs one subscribe/unsubscribe frame may name (Bybit spot: 10 args); more go in later frames */
+  maxPairsPerFrame?: number;
   /** runs on each new streaming instance before it dials, e.g. loadHttpProxyAgent() for ws:// URLs */
   prepareStream?: (exchange: Exchange) => Promise<void>;
 }
@@ -293,6 +295,7 @@ class CcxtStreamFeed implements StreamFeed {
   private async control(conn: Conn, markets: ReadonlySet<string>): Promise<void> {
     const { signal } = conn.ac;
     const batchable = conn.ex.has['watchTickers'] === true;
+    const perFrame = this.venue.maxPairsPerFrame ?? Infinity;
     try {
       while (!signal.aborted) {
         if (conn.toAdd.size === 0 && conn.toRemove.size === 0) {
@@ -300,14 +303,14 @@ class CcxtStreamFeed implements StreamFeed {
           continue;
         }
         if (conn.toRemove.size > 0) {
-          const gone = [...conn.toRemove];
-          conn.toRemove.clear();
+          const gone = [...conn.toRemove].slice(0, perFrame);
+          for (const p of gone) conn.toRemove.delete(p);
           // without unWatch the stream keeps flowing and the owner map filters it out
           if (conn.ex.has['unWatchTickers'] === true) conn.ex.unWatchTickers(gone).catch(() => undefined);
           await sleep(this.gapMs, signal).catch(() => undefined);
         }
         if (conn.toAdd.size > 0) {
-          const taken = batchable ? [...conn.toAdd] : [...conn.toAdd].slice(0, 1);
+          const taken = [...conn.toAdd].slice(0, batchable ? perFrame : 1);
           for (const p of taken) conn.toAdd.delete(p);
           const batch = taken.filter((p) => markets.has(p));
           if (batch.length < taken.length) this.log.warn({ pairs: taken.filter((p) => !markets.has(p)) }, `not listed on ${this.exchange}; not streaming them`);

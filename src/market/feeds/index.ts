@@ -4,16 +4,20 @@ import { FeedError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { createStreamFeed, type FeedDeps, type StreamFeed, type VenueConfig } from './base.js';
 import { binanceVenue } from './binance.js';
+import { bybitVenue } from './bybit.js';
 import { genericVenue } from './generic.js';
+import { okxVenue } from './okx.js';
 
 export type { StreamFeed } from './base.js';
 
 /**
- * Venues with their own file: URL overrides and quirks. Bybit and OKX get theirs next (bybit.ts, okx.ts,
- * one line each here); until then they run through the generic venue with ccxt's own URLs.
+ * Venues with their own file: URL overrides and quirks, one line each. Any other ccxt pro id runs through
+ * the generic venue with ccxt's own URLs.
  */
 const VENUES: Record<string, (urls: ExchangeUrls) => VenueConfig> = {
   binance: binanceVenue,
+  bybit: bybitVenue,
+  okx: okxVenue,
 };
 
 export interface CreateFeedDeps {
