@@ -99,9 +99,10 @@ describe.each(engines)('bot on $name, terminal chat against the fake Binance', (
     expect(health2.body).toMatchObject({ db: { state: 'up', engine: engine.name } });
     expect((await waitForHttp(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
 
+    const live = await bot.waitFor('stderr', /"msg":"stream live"/);
     // Figures for the README; the bot's own log says how long the database took from its start.
     console.log(
-      `[startup ${engine.name}] spawn→healthz ${health.at - bot.startedAt} ms, spawn→first /price answer ${answer.at - bot.startedAt} ms, app start→db up ${dbLog.sinceStartMs} ms`,
+      `[startup ${engine.name}] spawn→healthz ${health.at - bot.startedAt} ms, spawn→first /price answer ${answer.at - bot.startedAt} ms, spawn→first streamed tick ${live.at - bot.startedAt} ms, app start→db up ${dbLog.sinceStartMs} ms`,
     );
   });
 

@@ -41,10 +41,13 @@ export function spawnBot(env: Record<string, string>, opts: { stdin?: 'pipe' | '
   });
   if (opts.stdin === 'closed') child.stdin.end();
   const lines = { stdout: [] as string[], stderr: [] as string[] };
+  // arrival time of each line, so a wait that finds an earlier line still reports when it came
+  const times = { stdout: [] as number[], stderr: [] as number[] };
   const waiters = new Set<{ stream: 'stdout' | 'stderr'; pattern: RegExp; resolve: (v: { line: string; at: number }) => void }>();
   for (const stream of ['stdout', 'stderr'] as const) {
     readline.createInterface({ input: child[stream] }).on('line', (line) => {
       lines[stream].push(line);
+      times[stream].push(Date.now());
       for (const w of waiters) {
         if (w.stream === stream && w.pattern.test(line)) {
           waiters.delete(w);
@@ -60,8 +63,8 @@ export function spawnBot(env: Record<string, string>, opts: { stdin?: 'pipe' | '
     ...lines,
     exited,
     waitFor(stream, pattern, timeoutMs = 15_000) {
-      const seen = lines[stream].find((l) => pattern.test(l));
-      if (seen) return Promise.resolve({ line: seen, at: Date.now() });
+      const index = lines[stream].findIndex((l) => pattern.test(l));
+      if (index >= 0) return Promise.resolve({ line: lines[stream][index]!, at: times[stream][index]! });
       return new Promise((resolve, reject) => {
         const waiter = { stream, pattern, resolve };
         const timer = setTimeout(() => {
