@@ -14,6 +14,8 @@ import type { ChatFront } from './chat/front.js';
 import type { CommandServices } from './chat/commands/index.js';
 import { HttpServer, type DbHealth, type HealthReport } from './http/server.js';
 import { Metrics } from './http/metrics.js';
+import { AlertService } from './alerts/service.js';
+import { Dispatcher } from './delivery/dispatcher.js';
 
 /** Everything the app touches from the outside world; tests replace any of it. */
 export interface AppDeps {
@@ -64,8 +66,15 @@ export function createApp(config: Config, deps: AppDeps): App {
   const dbReady = new Promise<Database>((resolve) => (resolveDb = resolve));
   let dbOpening: Promise<void> | undefined;
 
-  const services: CommandServices = { hub, config, now };
   const fronts: ChatFront[] = [];
+  // Filled as fronts are created; the dispatcher reads it live, so a front that starts after the
+  // database still gets its messages.
+  const frontsByPlatform = new Map<ChatFront['platform'], ChatFront>();
+  let dispatcher: Dispatcher | undefined;
+  const alertService = new AlertService({ hub, log, now, maxRulesPerChat: config.maxRulesPerChat, onEnqueued: () => dispatcher?.wake() });
+  // `alerts` appears once the database is up; until then alert commands say they are starting.
+  const services: CommandServices = { hub, config, now };
+  let housekeeping: NodeJS.Timeout | undefined;
   let http: HttpServer | undefined;
   let boundPort: number | undefined;
 
@@ -109,13 +118,33 @@ export function createApp(config: Config, deps: AppDeps): App {
     }
   }
 
+  /** Rules into the engine, then the outbox drain; fronts may already be taking commands. */
+  async function startAlerts(opened: Database): Promise<void> {
+    await alertService.start(opened.prisma);
+    services.alerts = alertService;
+    dispatcher = new Dispatcher({
+      prisma: opened.prisma,
+      fronts: frontsByPlatform,
+      log,
+      now,
+      onChatUnreachable: (chatId) => alertService.pauseChat(chatId),
+    });
+    await dispatcher.start();
+    housekeeping = setInterval(() => {
+      alertService.sweepExpired().catch((err: unknown) => log.warn({ mod: 'alerts', err: describeError(err) }, 'expiry sweep failed'));
+    }, 60_000);
+    housekeeping.unref();
+  }
+
   return {
     hub,
     database: () => dbReady,
     httpPort: () => boundPort,
 
     async start() {
-      dbOpening = openDatabaseWithRetry();
+      dbOpening = openDatabaseWithRetry()
+        .then(() => (db && !stopping.signal.aborted ? startAlerts(db) : undefined))
+        .catch((err: unknown) => log.error({ mod: 'alerts', err: describeError(err) }, 'alerts could not start; alert commands stay unavailable'));
       hub.start();
       poller.start();
       if (config.httpPort !== 0 || deps.feeds) {
@@ -129,7 +158,10 @@ export function createApp(config: Config, deps: AppDeps): App {
       }
       if (config.telegram) log.warn({ mod: 'app' }, 'TELEGRAM_BOT_TOKEN is set, but this version has no Telegram front yet; it is ignored');
       if (config.discord) log.warn({ mod: 'app' }, 'DISCORD_TOKEN is set, but this version has no Discord front yet; it is ignored');
-      for (const front of fronts) await front.start();
+      for (const front of fronts) {
+        frontsByPlatform.set(front.platform, front);
+        await front.start();
+      }
       log.info({ mod: 'app', exchanges: config.exchanges, fronts: fronts.map((f) => f.platform), ms: now() - startedAt }, 'MaxFlash started');
     },
 
@@ -143,6 +175,9 @@ export function createApp(config: Config, deps: AppDeps): App {
         }
       };
       for (const front of fronts) await step(`${front.platform} chat`, () => front.stop());
+      if (housekeeping) clearInterval(housekeeping);
+      if (dispatcher) await step('dispatcher', () => dispatcher!.stop());
+      await step('alerts', () => alertService.stop());
       await step('poller', () => poller.stop());
       await step('market hub', () => hub.stop());
       if (http) await step('http server', () => http!.stop());

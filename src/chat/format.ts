@@ -1,5 +1,8 @@
 import type { PriceTick } from '../market/types.js';
-import type { CommandInfo, Reply } from './commands/types.js';
+import type { AlertPayload } from '../delivery/notification.js';
+import type { CommandInfo, Reply, RuleView } from './commands/types.js';
+import type { RuleSpec } from '../alerts/types.js';
+import { formatDuration } from '../alerts/numbers.js';
 
 /**
  * Prices keep enough significant digits to show a move on any pair, from BTC at 97,234.12 to a memecoin
@@ -69,5 +72,59 @@ export function renderReply(reply: Reply): string | null {
         : `Unknown command /${reply.name}. /help lists what I can do.`;
     case 'not_a_command':
       return 'Commands start with a slash, e.g. /price BTC/USDT. Type /help for the list.';
+    case 'alert_created':
+      return renderCreated(reply.rule, reply.spec, reply.tick, reply.holdsNow);
+    case 'alert_list':
+      return reply.rules.length === 0
+        ? 'No alerts in this chat yet. Try /alert BTC/USDT > 100000'
+        : [`Alerts in this chat (${reply.rules.length} of ${reply.max}):`, ...reply.rules.map(ruleLine), '', 'Delete one with /delete <id>.'].join('\n');
+    case 'alerts_deleted':
+      if (reply.rules.length === 0) return 'There were no alerts to delete.';
+      return reply.all ? `Deleted all ${reply.rules.length} alerts of this chat.` : `Deleted alert #${reply.rules[0]!.id}: ${reply.rules[0]!.condition}.`;
   }
+}
+
+const ALERT_SOURCE_NOTE: Partial<Record<PriceTick['source'], string>> = {
+  poll: ' (price from REST polling while the stream was down)',
+  gapfill: ' (reached while the stream was down; found when it came back)',
+};
+
+/** The message a fired alert sends. Times are UTC until chats can set a timezone. */
+export function renderAlertMessage(p: AlertPayload): string {
+  const quote = p.pair.split('/')[1] ?? '';
+  const when = new Date(p.at).toISOString().replace('T', ' ').slice(0, 19);
+  const lines = [
+    `🔔 ${p.condition}`,
+    `${p.pair} is ${formatPrice(p.price)} ${quote} on ${p.exchange}${ALERT_SOURCE_NOTE[p.source] ?? ''}`,
+    `${when} UTC · alert #${p.ruleId}${p.final ? '' : ' (repeating)'}`,
+  ];
+  if (p.note) lines.push(`Note: ${p.note}`);
+  return lines.join('\n');
+}
+
+function ruleLine(r: RuleView): string {
+  const parts = [`#${r.id} ${r.condition}`, `on ${r.exchange}`];
+  if (r.repeatEverySec !== undefined) parts.push(`every ${formatDuration(r.repeatEverySec)}`);
+  if (r.expiresAt) parts.push(`until ${r.expiresAt.toISOString().slice(0, 16).replace('T', ' ')} UTC`);
+  if (r.paused) parts.push('paused');
+  return parts.join(' · ') + (r.note ? ` — ${r.note}` : '');
+}
+
+/** Where the price stands against a level rule, as users read it: "6.78% below the level". */
+function distance(spec: RuleSpec, price: number): string | undefined {
+  const c = spec.condition;
+  if (c.kind !== 'level' && c.kind !== 'crosses') return undefined;
+  const level = Number(c.price);
+  if (price === level) return 'exactly at the level';
+  const pct = (Math.abs(level - price) / price) * 100;
+  return `${pct.toFixed(pct < 0.1 ? 3 : 2)}% ${price < level ? 'below' : 'above'} the level`;
+}
+
+function renderCreated(rule: RuleView, spec: RuleSpec, tick: PriceTick, holdsNow: boolean): string {
+  const quote = tick.pair.split('/')[1] ?? '';
+  const away = distance(spec, tick.last);
+  const lines = [`✅ Alert #${rule.id}: ${rule.condition} (${rule.exchange})`, `Now ${formatPrice(tick.last)} ${quote}${away ? `, ${away}` : ''}.`];
+  if (holdsNow) lines.push('The condition already holds, so it fires with the next price.');
+  lines.push(rule.repeatEverySec !== undefined ? `Repeats at most every ${formatDuration(rule.repeatEverySec)}, after the price moves back.` : 'Fires once. /alerts lists it, /delete ' + rule.id + ' removes it.');
+  return lines.join('\n');
 }

@@ -115,6 +115,18 @@ describe.each(engines)('bot on $name, terminal chat against the fake Binance', (
     await bot.waitFor('stdout', /^\/price <pair> \[on <exchange>\] — /);
   });
 
+  it('takes an alert in the terminal chat and delivers it when the stream crosses the level', async () => {
+    bot.send('/alert BTC/USDT > 99000 -- e2e');
+    const created = await bot.waitFor('stdout', /^✅ Alert #(\d+): BTC\/USDT above 99,000 \(binance\)$/);
+    const id = /#(\d+)/.exec(created.line)![1];
+    fake.setPrice('BTCUSDT', '99500.25');
+    await bot.waitFor('stdout', /^🔔 BTC\/USDT above 99,000$/);
+    await bot.waitFor('stdout', /^BTC\/USDT is 99,500.25 USDT on binance$/);
+    await bot.waitFor('stdout', new RegExp(`· alert #${id}$`));
+    bot.send('/alerts');
+    await bot.waitFor('stdout', /^No alerts in this chat yet\./);
+  });
+
   it('stops cleanly on SIGTERM', async () => {
     const code = await bot.stop();
     expect(code).toBe(0);

@@ -1,6 +1,19 @@
 import type { Config } from '../../config.js';
 import type { MarketHub } from '../../market/hub.js';
 import type { PriceTick } from '../../market/types.js';
+import type { AlertService } from '../../alerts/service.js';
+import type { RuleSpec } from '../../alerts/types.js';
+
+/** A rule as listed to users: what the store row says, without the database types. */
+export interface RuleView {
+  id: number;
+  exchange: string;
+  condition: string;
+  repeatEverySec?: number;
+  expiresAt?: Date;
+  note?: string;
+  paused: boolean;
+}
 
 export type Platform = 'telegram' | 'discord' | 'console';
 
@@ -20,7 +33,10 @@ export type Reply =
   | { kind: 'help'; commands: readonly CommandInfo[]; topic?: CommandInfo }
   | { kind: 'error'; message: string; example?: string }
   | { kind: 'unknown_command'; name: string; suggestion?: string }
-  | { kind: 'not_a_command' };
+  | { kind: 'not_a_command' }
+  | { kind: 'alert_created'; rule: RuleView; spec: RuleSpec; tick: PriceTick; holdsNow: boolean; now: number }
+  | { kind: 'alert_list'; rules: readonly RuleView[]; max: number }
+  | { kind: 'alerts_deleted'; rules: readonly RuleView[]; all: boolean };
 
 export interface CommandInfo {
   name: string;
@@ -32,7 +48,9 @@ export interface CommandInfo {
 /** The world a command may touch; narrow on purpose so commands stay testable without I/O. */
 export interface CommandServices {
   hub: Pick<MarketHub, 'quote' | 'holdFor' | 'exchanges'>;
-  config: Pick<Config, 'defaultQuote' | 'exchanges'>;
+  config: Pick<Config, 'defaultQuote' | 'exchanges' | 'maxRulesPerChat'>;
+  /** undefined until the database is up: alert commands then say so instead of failing */
+  alerts?: Pick<AlertService, 'create' | 'list' | 'delete'>;
   now: () => number;
 }
 

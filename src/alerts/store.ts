@@ -1,0 +1,184 @@
+import { Prisma, type AlertRule } from '../generated/prisma/client.js';
+import type { Db } from '../db/types.js';
+import { UserInputError } from '../errors.js';
+import type { EngineRule, MoveDirection, RuleCondition, RuleRuntimeState, RuleSpec } from './types.js';
+
+/**
+ * Rules ⇄ database rows. A condition is stored as (kind, op, threshold, window_sec) so every rule kind
+ * fits one indexed table; thresholds are Decimal(38,18) written from the user's exact decimal string.
+ */
+
+const DIRECTION_OP: Record<MoveDirection, string> = { up: '+', down: '-', any: '±' };
+const OP_DIRECTION = new Map(Object.entries(DIRECTION_OP).map(([d, op]) => [op, d as MoveDirection]));
+
+export interface RuleColumns {
+  kind: AlertRule['kind'];
+  op: string;
+  threshold: string;
+  windowSec: number | null;
+}
+
+export function conditionToColumns(c: RuleCondition): RuleColumns {
+  switch (c.kind) {
+    case 'level':
+      return { kind: 'level', op: c.op, threshold: c.price, windowSec: null };
+    case 'crosses':
+      return { kind: 'crosses', op: 'x', threshold: c.price, windowSec: null };
+    case 'move':
+      return { kind: 'move', op: DIRECTION_OP[c.direction], threshold: c.percent, windowSec: null };
+    case 'window_move':
+      return { kind: 'window_move', op: DIRECTION_OP[c.direction], threshold: c.percent, windowSec: c.windowSec };
+  }
+}
+
+export function columnsToCondition(row: Pick<AlertRule, 'id' | 'kind' | 'op' | 'threshold' | 'windowSec'>): RuleCondition {
+  const value = row.threshold.toString();
+  const direction = (): MoveDirection => {
+    const d = OP_DIRECTION.get(row.op);
+    if (!d) throw new Error(`rule ${row.id}: unknown move op "${row.op}"`);
+    return d;
+  };
+  switch (row.kind) {
+    case 'level':
+      if (row.op !== '>' && row.op !== '>=' && row.op !== '<' && row.op !== '<=') throw new Error(`rule ${row.id}: unknown level op "${row.op}"`);
+      return { kind: 'level', op: row.op, price: value };
+    case 'crosses':
+      return { kind: 'crosses', price: value };
+    case 'move':
+      return { kind: 'move', direction: direction(), percent: value };
+    case 'window_move':
+      if (row.windowSec === null) throw new Error(`rule ${row.id}: window rule without a window`);
+      return { kind: 'window_move', direction: direction(), percent: value, windowSec: row.windowSec };
+  }
+}
+
+const toNumber = (d: Prisma.Decimal | null): number | undefined => (d === null ? undefined : Number(d.toString()));
+const toDecimal = (n: number | undefined): Prisma.Decimal | null => (n === undefined ? null : new Prisma.Decimal(n.toString()));
+
+export function rowToEngineRule(row: AlertRule): EngineRule {
+  const state: RuleRuntimeState = { armed: row.armed, fireCount: row.fireCount };
+  const reference = toNumber(row.referencePrice);
+  if (reference !== undefined) state.referencePrice = reference;
+  if (row.side) state.side = row.side;
+  if (row.wentBack) state.wentBack = true;
+  if (row.lastFiredAt) state.lastFiredAt = row.lastFiredAt.getTime();
+  return {
+    id: row.id,
+    exchange: row.exchange,
+    pair: row.pair,
+    condition: columnsToCondition(row),
+    repeat: row.repeat === 'every' ? { kind: 'every', cooldownSec: row.cooldownSec ?? 0 } : { kind: 'once' },
+    ...(row.expiresAt ? { expiresAt: row.expiresAt.getTime() } : {}),
+    state,
+  };
+}
+
+function stateColumns(state: RuleRuntimeState) {
+  return {
+    armed: state.armed,
+    wentBack: state.wentBack ?? false,
+    side: state.side ?? null,
+    referencePrice: toDecimal(state.referencePrice),
+    fireCount: state.fireCount,
+    lastFiredAt: state.lastFiredAt === undefined ? null : new Date(state.lastFiredAt),
+  };
+}
+
+export interface CreateRuleInput {
+  chatId: number;
+  creatorId?: string;
+  spec: RuleSpec & { exchange: string };
+  /** the command as typed, kept for listings */
+  source: string;
+  /** initial runtime state (reference price / side from the current price, when known) */
+  state: RuleRuntimeState;
+  maxPerChat: number;
+}
+
+/** Live rules count against the quota; fired, expired and deleted ones do not. */
+const LIVE = { in: ['active', 'paused'] as const } as { in: Array<AlertRule['state']> };
+
+export async function createRule(db: Db, input: CreateRuleInput): Promise<AlertRule> {
+  const live = await db.alertRule.count({ where: { chatId: input.chatId, state: LIVE } });
+  if (live >= input.maxPerChat) {
+    throw new UserInputError(
+      `This chat already has ${live} alerts, the most allowed here (${input.maxPerChat}). Delete some first.`,
+      '/delete 12',
+    );
+  }
+  const { spec } = input;
+  const columns = conditionToColumns(spec.condition);
+  return db.alertRule.create({
+    data: {
+      chatId: input.chatId,
+      creatorId: input.creatorId ?? null,
+      exchange: spec.exchange,
+      pair: spec.pair,
+      kind: columns.kind,
+      op: columns.op,
+      threshold: new Prisma.Decimal(columns.threshold),
+      windowSec: columns.windowSec,
+      repeat: spec.repeat.kind,
+      cooldownSec: spec.repeat.kind === 'every' ? spec.repeat.cooldownSec : null,
+      expiresAt: spec.expiresAt ?? null,
+      note: spec.note ?? null,
+      source: input.source,
+      ...stateColumns(input.state),
+    },
+  });
+}
+
+export function listChatRules(db: Db, chatId: number): Promise<AlertRule[]> {
+  return db.alertRule.findMany({ where: { chatId, state: LIVE }, orderBy: { id: 'asc' } });
+}
+
+/** Marks one of this chat's rules deleted; false when the chat has no such live rule (never another chat's). */
+export async function deleteChatRule(db: Db, chatId: number, id: number): Promise<AlertRule | null> {
+  const rule = await db.alertRule.findFirst({ where: { id, chatId, state: LIVE } });
+  if (!rule) return null;
+  return db.alertRule.update({ where: { id }, data: { state: 'deleted' } });
+}
+
+export async function deleteAllChatRules(db: Db, chatId: number): Promise<AlertRule[]> {
+  const rules = await listChatRules(db, chatId);
+  if (rules.length) await db.alertRule.updateMany({ where: { id: { in: rules.map((r) => r.id) } }, data: { state: 'deleted' } });
+  return rules;
+}
+
+/**
+ * Every active rule that has not expired, paged by id so a million rules load in bounded memory chunks
+ * rather than one giant result set.
+ */
+export async function loadActiveRules(db: Db, now: Date, pageSize = 20_000): Promise<EngineRule[]> {
+  const rules: EngineRule[] = [];
+  let after = 0;
+  for (;;) {
+    const page = await db.alertRule.findMany({
+      where: { state: 'active', id: { gt: after }, OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] },
+      orderBy: { id: 'asc' },
+      take: pageSize,
+    });
+    for (const row of page) rules.push(rowToEngineRule(row));
+    if (page.length < pageSize) return rules;
+    after = page[page.length - 1]!.id;
+  }
+}
+
+/** Persists runtime state that changed without a firing (side seen, reference taken, went back). */
+export async function saveRuleStates(db: Db, states: ReadonlyMap<number, RuleRuntimeState>): Promise<void> {
+  for (const [id, state] of states) {
+    await db.alertRule.updateMany({ where: { id, state: 'active' }, data: stateColumns(state) });
+  }
+}
+
+/** A firing's rule update; the caller writes it in the same transaction as the firing's notification. */
+export function recordFiring(db: Db, ruleId: number, state: RuleRuntimeState, final: boolean, price: number) {
+  return db.alertRule.updateMany({
+    where: { id: ruleId, state: 'active' },
+    data: { ...stateColumns(state), lastPrice: new Prisma.Decimal(price.toString()), ...(final ? { state: 'fired' } : {}) },
+  });
+}
+
+export function markRulesExpired(db: Db, ids: readonly number[]) {
+  return db.alertRule.updateMany({ where: { id: { in: [...ids] }, state: 'active' }, data: { state: 'expired' } });
+}

@@ -1,0 +1,173 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Database } from '../../src/db/client.js';
+import { AlertService } from '../../src/alerts/service.js';
+import { Dispatcher } from '../../src/delivery/dispatcher.js';
+import type { ChatFront, DeliveryOutcome } from '../../src/chat/front.js';
+import type { ChatRef } from '../../src/chat/commands/types.js';
+import { MarketHub } from '../../src/market/hub.js';
+import { createLogger } from '../../src/log.js';
+import { engines } from '../helpers/db.js';
+import { MemoryFeed } from '../helpers/memory-feed.js';
+
+const log = createLogger('silent');
+const LISTED = new Set(['BTC/USDT', 'ETH/USDT', 'SOL/USDT']);
+
+/** A ChatFront that records what it is asked to send and answers with programmed outcomes. */
+class RecordingFront implements ChatFront {
+  readonly platform = 'console' as const;
+  readonly sent: Array<{ chatId: string; text: string }> = [];
+  readonly outcomes: DeliveryOutcome[] = [];
+  private waiters: Array<() => void> = [];
+  async start(): Promise<void> {}
+  async stop(): Promise<void> {}
+  async send(chatId: string, text: string): Promise<DeliveryOutcome> {
+    const outcome = this.outcomes.shift() ?? { ok: true };
+    if (outcome.ok) this.sent.push({ chatId, text });
+    for (const w of this.waiters.splice(0)) w();
+    return outcome;
+  }
+  async waitForSent(n: number, timeoutMs = 5_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.sent.length < n) {
+      if (Date.now() > deadline) throw new Error(`expected ${n} sent, got ${this.sent.length}`);
+      await new Promise<void>((r) => {
+        this.waiters.push(r);
+        setTimeout(r, 50);
+      });
+    }
+  }
+}
+
+const chat: ChatRef = { platform: 'console', chatId: 'local', kind: 'private', userId: 'u1' };
+
+describe.each(engines)('alerts end to end on $name', ({ open }) => {
+  let db: Database;
+  let feed: MemoryFeed;
+  let hub: MarketHub;
+  let front: RecordingFront;
+  let service: AlertService;
+  let dispatcher: Dispatcher;
+  let clock: number;
+
+  async function boot(): Promise<void> {
+    feed = new MemoryFeed('binance', LISTED, new Map([['BTC/USDT', 100_000], ['ETH/USDT', 3_000]]), () => clock);
+    hub = new MarketHub({ feeds: [feed], log, now: () => clock });
+    front = new RecordingFront();
+    service = new AlertService({ hub, log, maxRulesPerChat: 3, now: () => clock, onEnqueued: () => dispatcher.wake() });
+    dispatcher = new Dispatcher({ prisma: db.prisma, fronts: new Map([['console', front]]), log, now: () => clock, idleMs: 50, onChatUnreachable: (id) => service.pauseChat(id) });
+    await service.start(db.prisma);
+    await dispatcher.start();
+  }
+  async function shutdown(): Promise<void> {
+    await dispatcher.stop();
+    await service.stop();
+  }
+  const tick = (pair: string, last: number) => {
+    clock += 1_000;
+    feed.emit(pair, last);
+  };
+  const spec = (text: Partial<Parameters<AlertService['create']>[1]>) =>
+    ({ pair: 'BTC/USDT', exchange: 'binance', repeat: { kind: 'once' }, condition: { kind: 'level', op: '>', price: '101000' }, ...text }) as Parameters<AlertService['create']>[1];
+
+  beforeAll(async () => {
+    db = await open();
+  });
+  afterAll(async () => {
+    await db?.close();
+  });
+  beforeEach(async () => {
+    clock = Date.UTC(2026, 10, 25, 12, 0, 0);
+    await db.prisma.notification.deleteMany();
+    await db.prisma.alertRule.deleteMany();
+    await db.prisma.chat.deleteMany();
+    await boot();
+    return shutdown;
+  });
+
+  it('fires a level rule once: rule state and outbox row commit together, the message is sent once', async () => {
+    const created = await service.create(chat, spec({}), '/alert BTC/USDT > 101000');
+    expect(created.holdsNow).toBe(false);
+    expect(feed.added).toEqual(['BTC/USDT']);
+    tick('BTC/USDT', 100_500);
+    tick('BTC/USDT', 101_000.5);
+    tick('BTC/USDT', 102_000);
+    await front.waitForSent(1);
+    await expect.poll(async () => (await db.prisma.notification.findFirst())?.status, { timeout: 5_000 }).toBe('sent');
+    expect(front.sent[0]!.text).toContain('BTC/USDT above 101,000');
+    expect(front.sent[0]!.text).toContain('101,000.50 USDT on binance');
+    const rule = await db.prisma.alertRule.findUniqueOrThrow({ where: { id: created.rule.id } });
+    expect(rule).toMatchObject({ state: 'fired', fireCount: 1, armed: false });
+    expect(rule.lastPrice?.toString()).toBe('101000.5');
+    const rows = await db.prisma.notification.findMany();
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ status: 'sent', dedupeKey: `rule:${created.rule.id}:fire:1`, attempts: 1 });
+    expect(feed.removed).toEqual(['BTC/USDT']); // a fired one-shot rule no longer holds its pair
+  });
+
+  it('keeps a repeating rule armed across a restart without re-firing', async () => {
+    const created = await service.create(chat, spec({ repeat: { kind: 'every', cooldownSec: 60 } }), 'x');
+    tick('BTC/USDT', 101_500);
+    await front.waitForSent(1);
+    await shutdown();
+    await boot(); // same database, new process state
+    expect(service.engine.get(created.rule.id)?.state).toMatchObject({ armed: false, fireCount: 1 });
+    tick('BTC/USDT', 101_600); // still above, never went back: no new message
+    clock += 120_000;
+    tick('BTC/USDT', 100_900); // back below
+    tick('BTC/USDT', 101_200); // a new move after the cooldown
+    await front.waitForSent(1); // the front after the restart: one message, the new move's
+    expect(front.sent).toHaveLength(1);
+    expect(front.sent[0]!.text).toContain('101,200');
+    expect(await db.prisma.notification.count()).toBe(2);
+  });
+
+  it('enforces the per-chat quota with a clear message, and deletes rules', async () => {
+    for (let i = 0; i < 3; i++) await service.create(chat, spec({ condition: { kind: 'level', op: '>', price: String(200_000 + i) } }), 'x');
+    await expect(service.create(chat, spec({}), 'x')).rejects.toThrow(/already has 3 alerts, the most allowed here \(3\)/);
+    const [first] = await service.list(chat);
+    expect((await service.delete(chat, first!.id)).map((r) => r.id)).toEqual([first!.id]);
+    expect(await service.delete({ ...chat, chatId: 'someone-else' }, first!.id + 1)).toEqual([]);
+    expect(await service.list(chat)).toHaveLength(2);
+    expect(await service.delete(chat, 'all')).toHaveLength(2);
+    expect(service.engine.size()).toBe(0);
+  });
+
+  it('waits out a rate limit, retries transient errors, and never marks an unsent message sent', async () => {
+    front.outcomes.push({ ok: false, reason: 'rate_limited', retryAfterMs: 2_000, error: '429' }, { ok: false, reason: 'transient', error: '502' });
+    await service.create(chat, spec({}), 'x');
+    tick('BTC/USDT', 101_500);
+    await expect.poll(async () => (await db.prisma.notification.findFirst())?.attempts, { timeout: 5_000 }).toBe(1);
+    expect((await db.prisma.notification.findFirstOrThrow()).status).toBe('pending');
+    clock += 2_000; // retry_after elapsed
+    dispatcher.wake();
+    await expect.poll(async () => (await db.prisma.notification.findFirst())?.attempts, { timeout: 5_000 }).toBe(2);
+    clock += 60_000; // past the transient backoff
+    dispatcher.wake();
+    await front.waitForSent(1);
+    // the front has it; the row is marked right after the platform's answer
+    await expect.poll(async () => (await db.prisma.notification.findFirst())?.status, { timeout: 5_000 }).toBe('sent');
+    expect(await db.prisma.notification.findFirst()).toMatchObject({ attempts: 3 });
+  });
+
+  it('a blocked chat becomes inactive, its rules pause and leave the engine', async () => {
+    front.outcomes.push({ ok: false, reason: 'forbidden', error: '403 bot was blocked by the user' });
+    const a = await service.create(chat, spec({}), 'x');
+    const b = await service.create(chat, spec({ condition: { kind: 'level', op: '<', price: '1' } }), 'x');
+    tick('BTC/USDT', 101_500);
+    await expect.poll(async () => (await db.prisma.chat.findFirst())?.active, { timeout: 5_000 }).toBe(false);
+    expect(await db.prisma.notification.findFirst()).toMatchObject({ status: 'failed', error: '403 bot was blocked by the user' });
+    expect(await db.prisma.alertRule.findUnique({ where: { id: b.rule.id } })).toMatchObject({ state: 'paused' });
+    expect(service.engine.get(b.rule.id)).toBeUndefined();
+    expect(a.rule.id).toBeLessThan(b.rule.id);
+  });
+
+  it('sends rows left in flight by a crashed process at start-up', async () => {
+    const created = await service.create(chat, spec({}), 'x');
+    await shutdown();
+    const row = await db.prisma.chat.findFirstOrThrow();
+    await db.prisma.notification.create({ data: { chatId: row.id, ruleId: created.rule.id, dedupeKey: 'crash:1', text: 'left in flight', status: 'sending', attempts: 1, nextAttemptAt: new Date(clock) } });
+    await boot();
+    await front.waitForSent(1);
+    expect(front.sent[0]!.text).toBe('left in flight');
+  });
+});
