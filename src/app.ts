@@ -12,7 +12,8 @@ import type { Feed } from './market/types.js';
 import { ConsoleChat } from './chat/console.js';
 import type { ChatFront } from './chat/front.js';
 import type { CommandServices } from './chat/commands/index.js';
-import { HttpServer, type DbHealth, type HealthReport } from './http/server.js';
+import { HttpServer, type DbHealth, type HealthReport, type RouteHandler } from './http/server.js';
+import { TelegramFront } from './chat/telegram.js';
 import { Metrics } from './http/metrics.js';
 import { AlertService } from './alerts/service.js';
 import { Dispatcher } from './delivery/dispatcher.js';
@@ -75,6 +76,9 @@ export function createApp(config: Config, deps: AppDeps): App {
   // `alerts` appears once the database is up; until then alert commands say they are starting.
   const services: CommandServices = { hub, config, now };
   let housekeeping: NodeJS.Timeout | undefined;
+  const routes = new Map<string, RouteHandler>();
+  const telegram = config.telegram ? new TelegramFront({ ...config.telegram, services, log }) : undefined;
+  if (telegram?.webhookPath) routes.set(telegram.webhookPath, telegram.handleWebhook);
   let http: HttpServer | undefined;
   let boundPort: number | undefined;
 
@@ -147,8 +151,8 @@ export function createApp(config: Config, deps: AppDeps): App {
         .catch((err: unknown) => log.error({ mod: 'alerts', err: describeError(err) }, 'alerts could not start; alert commands stay unavailable'));
       hub.start();
       poller.start();
-      if (config.httpPort !== 0 || deps.feeds) {
-        http = new HttpServer({ port: config.httpPort, log, health, prices: () => hub.all(), metrics });
+      if (config.httpPort !== 0) {
+        http = new HttpServer({ port: config.httpPort, log, health, prices: () => hub.all(), metrics, routes });
         boundPort = await http.start();
       }
       const stdin = deps.stdin ?? process.stdin;
@@ -156,7 +160,8 @@ export function createApp(config: Config, deps: AppDeps): App {
       if (wantsConsole) {
         fronts.push(new ConsoleChat({ input: stdin, output: deps.stdout ?? process.stdout, services, log, prompt: stdin.isTTY === true }));
       }
-      if (config.telegram) log.warn({ mod: 'app' }, 'TELEGRAM_BOT_TOKEN is set, but this version has no Telegram front yet; it is ignored');
+      // The HTTP server is already listening, so a webhook URL is live before setWebhook tells Telegram.
+      if (telegram) fronts.push(telegram);
       if (config.discord) log.warn({ mod: 'app' }, 'DISCORD_TOKEN is set, but this version has no Discord front yet; it is ignored');
       for (const front of fronts) {
         frontsByPlatform.set(front.platform, front);

@@ -100,6 +100,9 @@ const EnvSchema = z
     if (env.TELEGRAM_WEBHOOK_URL && !env.TELEGRAM_WEBHOOK_SECRET) {
       ctx.addIssue({ code: 'custom', path: ['TELEGRAM_WEBHOOK_SECRET'], message: 'is required in webhook mode, so forged updates are refused' });
     }
+    if (env.TELEGRAM_WEBHOOK_URL && env.HTTP_PORT === 0) {
+      ctx.addIssue({ code: 'custom', path: ['HTTP_PORT'], message: 'is 0 (HTTP off) but webhook mode needs the HTTP server to receive updates' });
+    }
     if (env.DISCORD_TOKEN && !env.DISCORD_APPLICATION_ID) {
       ctx.addIssue({ code: 'custom', path: ['DISCORD_APPLICATION_ID'], message: 'is required when DISCORD_TOKEN is set' });
     }

@@ -44,4 +44,15 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-await app.start();
+try {
+  await app.start();
+} catch (err) {
+  // e.g. Telegram rejected the token: a configuration problem, said once, not a stack trace
+  if (err instanceof ConfigError) {
+    log.fatal({ problems: err.problems }, err.message);
+    process.stderr.write(`MaxFlash cannot start: ${err.message}\n`);
+    await app.stop().catch(() => undefined);
+    process.exit(78);
+  }
+  throw err;
+}

@@ -14,6 +14,9 @@ export interface HealthReport {
   exchanges: Record<string, Pick<HubStatus, 'state' | 'connectedSince' | 'lastMessageAt' | 'reconnects' | 'symbols' | 'markets' | 'lastError' | 'nextRetryAt'>>;
 }
 
+/** A handler another module owns (the Telegram webhook); it writes the whole response itself. */
+export type RouteHandler = (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>;
+
 export interface HttpServerOptions {
   port: number;
   host?: string;
@@ -21,6 +24,8 @@ export interface HttpServerOptions {
   health: () => HealthReport;
   prices: () => PriceTick[];
   metrics: Metrics;
+  /** extra POST endpoints by exact path, e.g. the Telegram webhook; the server only routes to them */
+  routes?: ReadonlyMap<string, RouteHandler>;
 }
 
 /**
@@ -66,6 +71,8 @@ export class HttpServer {
 
   private async route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const extra = req.method === 'POST' ? this.opts.routes?.get(path) : undefined;
+    if (extra) return extra(req, res);
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { error: 'method not allowed' });
     switch (path) {
       case '/healthz':

@@ -59,7 +59,7 @@ describe('loadConfig', () => {
       STREAM_STALE_MS: '5000',
       DEFAULT_QUOTE: 'usdc',
       MAX_RULES_PER_CHAT: '20',
-      HTTP_PORT: '0',
+      HTTP_PORT: '9090',
       LOG_LEVEL: 'debug',
       CONSOLE_CHAT: '1',
     });
@@ -79,7 +79,7 @@ describe('loadConfig', () => {
     expect(c.defaultQuote).toBe('USDC');
     expect(c.streamStaleMs).toBe(5000);
     expect(c.maxRulesPerChat).toBe(20);
-    expect(c.httpPort).toBe(0);
+    expect(c.httpPort).toBe(9090);
     expect(c.consoleChat).toBe(true);
   });
 
@@ -111,6 +111,9 @@ describe('loadConfig', () => {
     expect(problemsOf({ DISCORD_TOKEN: 'x' }).join()).toContain('DISCORD_APPLICATION_ID');
     expect(problemsOf({ TELEGRAM_BOT_TOKEN: '1:x', TELEGRAM_WEBHOOK_URL: 'https://a.example/h' }).join()).toContain('TELEGRAM_WEBHOOK_SECRET');
     expect(problemsOf({ HTTP_PORT: '70000' }).join()).toContain('at most 65535');
+    expect(
+      problemsOf({ TELEGRAM_BOT_TOKEN: '1:x', TELEGRAM_WEBHOOK_URL: 'https://a.example/h', TELEGRAM_WEBHOOK_SECRET: 's', HTTP_PORT: '0' }).join(),
+    ).toContain('HTTP_PORT is 0 (HTTP off) but webhook mode needs the HTTP server');
   });
 
   it('returns a frozen config', () => {
