@@ -156,6 +156,8 @@ describe('bot with no network and no stdin', () => {
       const health = await waitForHttp(`http://127.0.0.1:${port}/healthz`);
       expect(health.status).toBe(200);
       await bot.waitFor('stderr', /terminal chat input ended/);
+      // PGlite's first initdb runs in WASM on the main thread; stopping mid-way would wait it out anyway
+      await bot.waitFor('stderr', /"msg":"database up"/, 30_000);
       expect(bot.child.exitCode).toBeNull();
     } finally {
       expect(await bot.stop()).toBe(0);
