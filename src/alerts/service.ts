@@ -1,4 +1,4 @@
-import type { PrismaClient, AlertRule } from '../generated/prisma/client.js';
+import type { PrismaClient, AlertRule, Watch } from '../generated/prisma/client.js';
 import { upsertChat } from '../db/chats.js';
 import { describeError } from '../errors.js';
 import { sleep } from '../lib/abort.js';
@@ -6,17 +6,21 @@ import { nextDelay } from '../lib/backoff.js';
 import type { Logger } from '../log.js';
 import type { MarketHub } from '../market/hub.js';
 import type { PriceTick } from '../market/types.js';
-import type { ChatRef } from '../chat/commands/types.js';
-import { renderAlertMessage } from '../chat/format.js';
+import type { ChatRef, WatchMove } from '../chat/commands/types.js';
+import { renderAlertMessage, renderWatchMessage } from '../chat/format.js';
 import { enqueue } from '../delivery/outbox.js';
-import type { AlertPayload } from '../delivery/notification.js';
+import type { AlertPayload, NewNotification } from '../delivery/notification.js';
 import { AlertEngine } from './engine.js';
 import { describeCondition } from './grammar.js';
 import {
   createRule, deleteAllChatRules, deleteChatRule, listChatRules, loadActiveRules, markRulesExpired, recordFiring,
   rowToEngineRule, saveRuleStates,
 } from './store.js';
-import type { Firing, RuleRuntimeState, RuleSpec } from './types.js';
+import type { EngineRule, Firing, RuleRuntimeState, RuleSpec } from './types.js';
+import {
+  addWatch, isWatchRuleId, listWatches, loadWatches, MAX_WATCHES_PER_CHAT, recordWatchFiring, removeWatch, watchIdOf, watchRuleId,
+  watchToEngineRule, type AddedWatch,
+} from './watches.js';
 
 export interface AlertServiceOptions {
   hub: MarketHub;
@@ -26,6 +30,7 @@ export interface AlertServiceOptions {
   /** called after firings were committed to the outbox, to wake the dispatcher */
   onEnqueued?: () => void;
   engine?: AlertEngine;
+  maxWatchesPerChat?: number;
 }
 
 export interface CreatedRule {
@@ -34,6 +39,19 @@ export interface CreatedRule {
   tick: PriceTick;
   /** a level rule whose condition holds already: it fires on the next price */
   holdsNow: boolean;
+}
+
+export interface WatchResult extends AddedWatch {
+  /** the price when asked (from the cache or one REST call) */
+  tick: PriceTick;
+}
+
+/** A watch firing on its way to the writer: the row update and the message commit together. */
+interface WatchFiring {
+  watchId: number;
+  price: number;
+  at: number;
+  notification: NewNotification;
 }
 
 /**
@@ -49,6 +67,11 @@ export class AlertService {
   private readonly releases = new Map<number, () => void>();
   private readonly chatOfRule = new Map<number, number>();
   private readonly meta = new Map<number, { chatId: number; condition: string; note?: string }>();
+  /** by engine id (negative); reference and since move with every message, to say "from … since …" */
+  private readonly watchMeta = new Map<number, { chatId: number; reference: number | undefined; since: number }>();
+  /** watches loaded without a reference: the engine takes one from the first price, and we record it */
+  private readonly unreferenced = new Set<number>();
+  readonly maxWatchesPerChat: number;
   private writes: Promise<void> = Promise.resolve();
   private unsubscribe: (() => void) | undefined;
   private stopped = false;
@@ -57,6 +80,7 @@ export class AlertService {
     this.engine = opts.engine ?? new AlertEngine();
     this.log = opts.log.child({ mod: 'alerts' });
     this.now = opts.now ?? Date.now;
+    this.maxWatchesPerChat = opts.maxWatchesPerChat ?? MAX_WATCHES_PER_CHAT;
   }
 
   /** Loads every active rule into the engine and starts evaluating ticks. */
@@ -73,8 +97,10 @@ export class AlertService {
       this.engine.add(rule);
       this.releases.set(rule.id, this.opts.hub.subscribe(rule.exchange, rule.pair));
     }
+    const watches = await loadWatches(prisma);
+    for (const { row, rule } of watches) this.runWatch(row, rule);
     this.unsubscribe = this.opts.hub.onTick((tick) => this.onTick(tick));
-    this.log.info({ rules: rules.length, ms: this.now() - started }, 'alert rules loaded');
+    this.log.info({ rules: rules.length, watches: watches.length, ms: this.now() - started }, 'alert rules loaded');
   }
 
   async stop(): Promise<void> {
@@ -82,6 +108,8 @@ export class AlertService {
     this.unsubscribe?.();
     await this.writes;
     const dirty = this.engine.takeDirtyStates();
+    // a watch's only lasting state is its reference, written with each message; re-arming is not worth a write
+    for (const id of dirty.keys()) if (isWatchRuleId(id)) dirty.delete(id);
     if (this.prisma && dirty.size) await saveRuleStates(this.prisma, dirty).catch((err: unknown) => this.log.warn({ err: describeError(err) }, 'could not save rule states'));
   }
 
@@ -136,16 +164,21 @@ export class AlertService {
     this.releases.delete(ruleId);
     this.chatOfRule.delete(ruleId);
     this.meta.delete(ruleId);
+    this.watchMeta.delete(ruleId);
+    this.unreferenced.delete(ruleId);
   }
 
   private onTick(tick: PriceTick): void {
     if (this.stopped) return;
-    const firings = this.engine.evaluate(tick);
-    if (firings.length === 0) return;
+    const all = this.engine.evaluate(tick);
+    if (this.unreferenced.size) this.learnReferences(tick.exchangeTs);
+    if (all.length === 0) return;
+    const firings = all.filter((f) => !isWatchRuleId(f.ruleId));
+    const watchFirings = all.filter((f) => isWatchRuleId(f.ruleId)).flatMap((f) => this.toWatchFiring(f));
     const notifications = firings.flatMap((f) => this.toNotification(f));
     for (const f of firings) if (f.final) this.forget(f.ruleId);
     // One writer, in tick order: a later firing of the same rule must not commit before an earlier one.
-    this.writes = this.writes.then(() => this.persist(firings, notifications));
+    this.writes = this.writes.then(() => this.persist(firings, notifications, watchFirings));
   }
 
   private toNotification(f: Firing) {
@@ -159,13 +192,15 @@ export class AlertService {
   }
 
   /** Retries until the database takes it: the firing already happened in memory and must not be lost. */
-  private async persist(firings: Firing[], notifications: ReturnType<AlertService['toNotification']>): Promise<void> {
+  private async persist(firings: Firing[], notifications: ReturnType<AlertService['toNotification']>, watchFirings: WatchFiring[] = []): Promise<void> {
     const prisma = this.db();
     for (let attempt = 0; ; attempt++) {
       try {
         await prisma.$transaction(async (tx) => {
           for (const f of firings) await recordFiring(tx, f.ruleId, f.state, f.final, f.price);
-          await enqueue(tx, notifications, new Date(this.now()));
+          const watchRows: NewNotification[] = [];
+          for (const w of watchFirings) if (await recordWatchFiring(tx, w.watchId, w.price, new Date(w.at))) watchRows.push(w.notification);
+          await enqueue(tx, [...notifications, ...watchRows], new Date(this.now()));
         });
         this.opts.onEnqueued?.();
         return;
@@ -183,6 +218,78 @@ export class AlertService {
     for (const id of ids) this.forget(id);
     if (ids.length && this.prisma) await markRulesExpired(this.prisma, ids);
     return ids.length;
+  }
+
+  // ── Watchlist: watches run in the same engine as rules, under negative ids (see watches.ts) ──
+
+  /** Adds a pair to the chat's watchlist, or changes the threshold of one already on it (kept when none is given). */
+  async watch(chat: ChatRef, input: { exchange: string; pair: string; movePct?: string }): Promise<WatchResult> {
+    const prisma = this.db();
+    const { tick } = await this.opts.hub.quote(input.exchange, input.pair);
+    const chatRow = await upsertChat(prisma, { platform: chat.platform, externalId: chat.chatId, kind: chat.kind, ...(chat.title ? { title: chat.title } : {}) });
+    const added = await addWatch(prisma, { chatId: chatRow.id, ...input, referencePrice: tick.last, now: new Date(this.now()), maxPerChat: this.maxWatchesPerChat });
+    const rule = watchToEngineRule(added.watch);
+    // the running state may hold a reference newer than the row (a message still waiting for the writer)
+    const running = this.engine.get(rule.id);
+    if (running) rule.state = running.state;
+    this.runWatch(added.watch, rule);
+    // upsertChat re-activated a chat that had been unreachable, whose watches left the engine then: revive them
+    for (const w of await listWatches(prisma, chatRow.id)) if (!this.watchMeta.has(watchRuleId(w.id))) this.runWatch(w, watchToEngineRule(w));
+    return { ...added, tick };
+  }
+
+  /** Removes a pair from the chat's watchlist (any exchange when none is named); null when it was not there. */
+  async unwatch(chat: ChatRef, pair: string, exchange?: string): Promise<Watch | null> {
+    const prisma = this.db();
+    const row = await prisma.chat.findUnique({ where: { platform_externalId: { platform: chat.platform, externalId: chat.chatId } } });
+    if (!row) return null;
+    const gone = await removeWatch(prisma, row.id, pair, exchange);
+    if (gone) this.forget(watchRuleId(gone.id));
+    return gone;
+  }
+
+  async watchlist(chat: ChatRef): Promise<Watch[]> {
+    const prisma = this.db();
+    const row = await prisma.chat.findUnique({ where: { platform_externalId: { platform: chat.platform, externalId: chat.chatId } } });
+    return row ? listWatches(prisma, row.id) : [];
+  }
+
+  /** Puts a watch into the engine and keeps its pair streaming; idempotent, so a threshold update reuses it. */
+  private runWatch(row: Watch, rule: EngineRule): void {
+    const id = rule.id;
+    this.engine.add(rule);
+    if (!this.releases.has(id)) this.releases.set(id, this.opts.hub.subscribe(row.exchange, row.pair));
+    this.chatOfRule.set(id, row.chatId);
+    if (!this.watchMeta.has(id)) {
+      const since = (row.lastNotifiedAt ?? row.createdAt).getTime();
+      this.watchMeta.set(id, { chatId: row.chatId, reference: rule.state.referencePrice, since });
+      if (rule.state.referencePrice === undefined) this.unreferenced.add(id);
+    }
+  }
+
+  private toWatchFiring(f: Firing): WatchFiring[] {
+    const meta = this.watchMeta.get(f.ruleId);
+    if (!meta) return [];
+    const watchId = watchIdOf(f.ruleId);
+    const move: WatchMove = {
+      watchId, exchange: f.exchange, pair: f.pair, price: f.price, from: meta.reference ?? f.price, since: meta.since, at: f.at, source: f.source,
+    };
+    meta.reference = f.price;
+    meta.since = f.at;
+    const notification: NewNotification = { chatId: meta.chatId, dedupeKey: `watch:${watchId}:${f.at}`, text: renderWatchMessage(move), payload: { kind: 'notice' } };
+    return [{ watchId, price: f.price, at: f.at, notification }];
+  }
+
+  /** Records the reference the engine took from the first price, so the first message can say where it started. */
+  private learnReferences(at: number): void {
+    for (const id of this.unreferenced) {
+      const reference = this.engine.get(id)?.state.referencePrice;
+      const meta = this.watchMeta.get(id);
+      if (reference === undefined || !meta) continue;
+      meta.reference = reference;
+      meta.since = at;
+      this.unreferenced.delete(id);
+    }
   }
 }
 

@@ -1,6 +1,6 @@
 import type { PriceTick } from '../market/types.js';
 import type { AlertPayload } from '../delivery/notification.js';
-import type { CommandInfo, Reply, RuleView } from './commands/types.js';
+import type { CommandInfo, Reply, RuleView, WatchEntry, WatchMove } from './commands/types.js';
 import type { RuleSpec } from '../alerts/types.js';
 import { formatDuration } from '../alerts/numbers.js';
 
@@ -81,6 +81,12 @@ export function renderReply(reply: Reply): string | null {
     case 'alerts_deleted':
       if (reply.rules.length === 0) return 'There were no alerts to delete.';
       return reply.all ? `Deleted all ${reply.rules.length} alerts of this chat.` : `Deleted alert #${reply.rules[0]!.id}: ${reply.rules[0]!.condition}.`;
+    case 'watch_added':
+      return renderWatchAdded(reply);
+    case 'watch_removed':
+      return `Stopped watching ${reply.watch.pair} on ${reply.watch.exchange}.`;
+    case 'watchlist':
+      return renderWatchlist(reply.entries, reply.max, reply.now);
   }
 }
 
@@ -127,4 +133,63 @@ function renderCreated(rule: RuleView, spec: RuleSpec, tick: PriceTick, holdsNow
   if (holdsNow) lines.push('The condition already holds, so it fires with the next price.');
   lines.push(rule.repeatEverySec !== undefined ? `Repeats at most every ${formatDuration(rule.repeatEverySec)}, after the price moves back.` : 'Fires once. /alerts lists it, /delete ' + rule.id + ' removes it.');
   return lines.join('\n');
+}
+
+/** "14:02 UTC" when `at` is on the same UTC day, else with the date: the reader knows which day it is. */
+function clockTime(ms: number, at: number): string {
+  const iso = new Date(ms).toISOString();
+  const sameDay = iso.slice(0, 10) === new Date(at).toISOString().slice(0, 10);
+  return `${sameDay ? '' : `${iso.slice(0, 10)} `}${iso.slice(11, 16)} UTC`;
+}
+
+/** The message a watch sends: "📈 BTC/USDT +3.12% to 101,234.50 USDT on binance (from 98,170.00 since 14:02 UTC)". */
+export function renderWatchMessage(m: WatchMove): string {
+  const quote = m.pair.split('/')[1] ?? '';
+  const pct = ((m.price - m.from) / m.from) * 100;
+  const icon = m.price >= m.from ? '📈' : '📉';
+  const since = `from ${formatPrice(m.from)} since ${clockTime(m.since, m.at)}`;
+  return `${icon} ${m.pair} ${formatPercent(pct)} to ${formatPrice(m.price)} ${quote} on ${m.exchange} (${since})${ALERT_SOURCE_NOTE[m.source] ?? ''}`;
+}
+
+function renderWatchAdded(r: Extract<Reply, { kind: 'watch_added' }>): string {
+  const { watch: w, tick } = r;
+  const quote = w.pair.split('/')[1] ?? '';
+  const now = `Now ${formatPrice(tick.last)} ${quote}`;
+  if (!r.updated) {
+    return [
+      `👀 Watching ${w.pair} on ${w.exchange}: a message each time it moves ${w.movePct}% either way.`,
+      `${now}. ${r.count} of ${r.max} pairs watched; /watchlist shows them, /unwatch ${w.pair} stops this one.`,
+    ].join('\n');
+  }
+  if (r.previousPct === undefined || r.previousPct === w.movePct) {
+    return [`${w.pair} on ${w.exchange} is already on the watchlist at ${w.movePct}%; nothing changed.`, `${now}. /unwatch ${w.pair} stops it.`].join('\n');
+  }
+  const from = w.referencePrice === undefined ? '' : ` Moves still count from ${formatPrice(w.referencePrice)} ${quote} (since ${clockTime(w.since.getTime(), tick.exchangeTs)}).`;
+  return [`✏️ ${w.pair} on ${w.exchange} was already on the watchlist: threshold changed from ${r.previousPct}% to ${w.movePct}%.`, `${now}.${from}`].join('\n');
+}
+
+const WATCH_SOURCE: Record<PriceTick['source'], string> = { stream: 'live stream', poll: 'polling', gapfill: 'gap-fill', rest: 'REST snapshot' };
+
+function watchLine(e: WatchEntry, now: number): string {
+  const w = e.watch;
+  const head = `${w.pair} on ${w.exchange}:`;
+  const threshold = `±${w.movePct}%`;
+  if (!e.tick) return `${head} no price right now · ${threshold}`;
+  const t = e.tick;
+  const quote = w.pair.split('/')[1] ?? '';
+  const change = t.changePct24h === undefined ? '' : ` ${t.changePct24h >= 0 ? '▲' : '▼'} ${formatPercent(t.changePct24h)} 24h`;
+  const source = e.fromRest ? WATCH_SOURCE.rest : WATCH_SOURCE[t.source];
+  // a cached price from a stream that has since gone quiet must not pass for a live one
+  const age = now - t.exchangeTs > 60_000 ? ` (${formatAge(now - t.exchangeTs)})` : '';
+  return `${head} ${formatPrice(t.last)} ${quote}${change} · ${source}${age} · ${threshold}`;
+}
+
+function renderWatchlist(entries: readonly WatchEntry[], max: number, now: number): string {
+  if (entries.length === 0) return "Nothing on this chat's watchlist yet. Try /watch BTC/USDT for a message after every 3% move.";
+  return [
+    `Watchlist (${entries.length} of ${max}); a message after each move of ± the threshold:`,
+    ...entries.map((e) => watchLine(e, now)),
+    '',
+    'Change a threshold with /watch <pair> <percent>, remove one with /unwatch <pair>.',
+  ].join('\n');
 }

@@ -4,6 +4,7 @@ import { editDistance } from '../../market/symbols.js';
 import { makeHelp } from './help.js';
 import { price } from './price.js';
 import { alert, alerts, del } from './alert.js';
+import { unwatch, watch, watchlist } from './watch.js';
 import type { ChatRef, Command, CommandInfo, CommandServices, Reply } from './types.js';
 
 export type { ChatRef, Command, CommandServices, Reply } from './types.js';
@@ -13,7 +14,7 @@ const MAX_INPUT = 1_000;
 
 const commands: Command[] = [];
 const help = makeHelp(() => commands.map(toInfo));
-commands.push(price, alert, alerts, del, help);
+commands.push(price, alert, alerts, del, watch, unwatch, watchlist, help);
 
 const byName = new Map<string, Command>();
 for (const c of commands) for (const n of [c.name, ...(c.aliases ?? [])]) byName.set(n, c);

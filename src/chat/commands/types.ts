@@ -15,6 +15,33 @@ export interface RuleView {
   paused: boolean;
 }
 
+/** A watchlist entry as shown to users. */
+export interface WatchView {
+  exchange: string;
+  pair: string;
+  /** the move, in percent either way, that triggers the next message (canonical decimal) */
+  movePct: string;
+  /** the price moves are measured from: the last message's, or the price when the pair was added */
+  referencePrice?: number;
+  /** when that reference was taken */
+  since: Date;
+}
+
+/** One watch message: the pair moved movePct since `from`. */
+export interface WatchMove {
+  watchId: number;
+  exchange: string;
+  pair: string;
+  price: number;
+  /** the reference the move is measured from */
+  from: number;
+  /** when the reference was taken, ms since epoch */
+  since: number;
+  /** tick time, ms since epoch */
+  at: number;
+  source: PriceTick['source'];
+}
+
 export type Platform = 'telegram' | 'discord' | 'console';
 
 /** Who asked, in platform-neutral terms; adapters build it from their update objects. */
@@ -36,7 +63,18 @@ export type Reply =
   | { kind: 'not_a_command' }
   | { kind: 'alert_created'; rule: RuleView; spec: RuleSpec; tick: PriceTick; holdsNow: boolean; now: number }
   | { kind: 'alert_list'; rules: readonly RuleView[]; max: number }
-  | { kind: 'alerts_deleted'; rules: readonly RuleView[]; all: boolean };
+  | { kind: 'alerts_deleted'; rules: readonly RuleView[]; all: boolean }
+  | { kind: 'watch_added'; watch: WatchView; tick: PriceTick; updated: boolean; previousPct?: string; count: number; max: number }
+  | { kind: 'watch_removed'; watch: WatchView }
+  | { kind: 'watchlist'; entries: readonly WatchEntry[]; max: number; now: number };
+
+/** A watchlist line: the watch and its price, when one could be had. */
+export interface WatchEntry {
+  watch: WatchView;
+  tick?: PriceTick;
+  /** the price came from a REST call because nothing was cached */
+  fromRest: boolean;
+}
 
 export interface CommandInfo {
   name: string;
@@ -47,10 +85,10 @@ export interface CommandInfo {
 
 /** The world a command may touch; narrow on purpose so commands stay testable without I/O. */
 export interface CommandServices {
-  hub: Pick<MarketHub, 'quote' | 'holdFor' | 'exchanges'>;
+  hub: Pick<MarketHub, 'quote' | 'holdFor' | 'exchanges' | 'latest'>;
   config: Pick<Config, 'defaultQuote' | 'exchanges' | 'maxRulesPerChat'>;
   /** undefined until the database is up: alert commands then say so instead of failing */
-  alerts?: Pick<AlertService, 'create' | 'list' | 'delete'>;
+  alerts?: Pick<AlertService, 'create' | 'list' | 'delete' | 'watch' | 'unwatch' | 'watchlist' | 'maxWatchesPerChat'>;
   now: () => number;
 }
 

@@ -1,0 +1,144 @@
+import type { Watch } from '../../generated/prisma/client.js';
+import type { Config } from '../../config.js';
+import { FeedError, UserInputError } from '../../errors.js';
+import { compareDecimal, decimalPlaces, readDecimal } from '../../alerts/numbers.js';
+import { normalisePair } from '../../market/symbols.js';
+import { takeExchange } from './options.js';
+import type { Command, CommandServices, WatchEntry, WatchView } from './types.js';
+
+const MIN_PCT = '0.1';
+const MAX_PCT = '50';
+/** a last word that is meant as the threshold: "3%", "2.5", "+3%", "±1%" (a pair always has a letter) */
+const PERCENTISH = /^[+\-±]?[\d.,_]*\d[\d.,_]*%?$|%$/;
+
+export interface WatchArgs {
+  pair: string;
+  exchange: string;
+  /** "on <exchange>" was typed; otherwise `exchange` is the default one */
+  exchangeGiven: boolean;
+  /** canonical decimal; undefined when none was typed (a new watch then takes the default) */
+  movePct?: string;
+}
+
+/**
+ * Reads "<pair> [percent] [on <exchange>]" (/watch) or "<pair> [on <exchange>]" (/unwatch). Throws
+ * UserInputError with a corrected example.
+ */
+export function parseWatchArgs(args: string, config: Pick<Config, 'defaultQuote' | 'exchanges'>, command: 'watch' | 'unwatch'): WatchArgs {
+  const { rest, exchange } = takeExchange(args, config.exchanges, `/${command} BTC/USDT${command === 'watch' ? ' 3%' : ''}`);
+  const exchangeGiven = rest !== args.trim();
+  const words = rest.replace(/\s+%/g, '%').split(/\s+/).filter(Boolean);
+  const last = words[words.length - 1];
+  const pctToken = command === 'watch' && last !== undefined && PERCENTISH.test(last) ? words.pop() : undefined;
+  if (words.length === 0) {
+    fail(pctToken ? 'Which pair? Put it before the percent.' : `Which pair? Add one after /${command}.`, `/${command} BTC/USDT${pctToken ? ` ${pctToken}` : ''}`);
+  }
+  if (words.length > 2 || (words.length === 2 && !/^[a-z0-9]{1,10}$/i.test(words[1]!))) {
+    const takes = command === 'watch' ? 'one pair and an optional percent' : 'one pair';
+    fail(`/${command} takes ${takes}, got "${rest.slice(0, 40)}".`, `/${command} BTC/USDT${command === 'watch' ? ' 3%' : ''}`);
+  }
+  let pair: string;
+  try {
+    pair = normalisePair(words.join('/'), config.defaultQuote);
+  } catch (err) {
+    // the message is right, but its example is /price's
+    if (err instanceof UserInputError) fail(err.message, `/${command} BTC/USDT`);
+    throw err;
+  }
+  const parsed: WatchArgs = { pair, exchange, exchangeGiven };
+  if (pctToken !== undefined) parsed.movePct = readPercent(pctToken, pair);
+  return parsed;
+}
+
+function readPercent(token: string, pair: string): string {
+  const example = `/watch ${pair} 3%`;
+  if (!token.endsWith('%')) fail(`Did you mean ${token}%? The threshold is a percent.`, `/watch ${pair} ${token}%`);
+  if (/^[+-]/.test(token)) {
+    fail(`A watch reports moves both ways, so its threshold has no sign. For one direction, use /alert ${pair} ${token}.`, `/watch ${pair} ${token.slice(1)}`);
+  }
+  const r = readDecimal(token.replace(/^±/, '').slice(0, -1), false);
+  if (!r.ok) fail(`"${token.slice(0, 20)}" isn't a percent I can read; write it like 3% or 2.5%.`, example);
+  if (decimalPlaces(r.value) > 4) fail(`Thresholds take at most 4 decimals; "${token.slice(0, 20)}" has more.`, example);
+  if (compareDecimal(r.value, MIN_PCT) < 0 || compareDecimal(r.value, MAX_PCT) > 0) {
+    fail(`The threshold must be between ${MIN_PCT}% and ${MAX_PCT}%; ${r.value}% is out of range.`, example);
+  }
+  return r.value;
+}
+
+function fail(message: string, example: string): never {
+  throw new UserInputError(message, example);
+}
+
+function watchesOf(services: CommandServices): NonNullable<CommandServices['alerts']> {
+  if (!services.alerts) throw new UserInputError('The watchlist is still starting up (the database is opening). Try again in a few seconds.');
+  return services.alerts;
+}
+
+export function toWatchView(w: Watch): WatchView {
+  return {
+    exchange: w.exchange,
+    pair: w.pair,
+    movePct: w.movePct.toString(),
+    ...(w.referencePrice !== null ? { referencePrice: Number(w.referencePrice.toString()) } : {}),
+    since: w.lastNotifiedAt ?? w.createdAt,
+  };
+}
+
+export const watch: Command = {
+  name: 'watch',
+  usage: '/watch <pair> [percent] [on <exchange>]',
+  summary: 'a message each time a pair moves the percent (default 3%) either way',
+  examples: ['/watch BTC/USDT', '/watch ETH 5%', '/watch SOL/USDT 2.5% on okx'],
+  async run({ chat, args, services }) {
+    const parsed = parseWatchArgs(args, services.config, 'watch');
+    const alerts = watchesOf(services);
+    const { exchange, pair, movePct } = parsed;
+    const r = await alerts.watch(chat, { exchange, pair, ...(movePct !== undefined ? { movePct } : {}) });
+    return {
+      kind: 'watch_added', watch: toWatchView(r.watch), tick: r.tick, updated: r.updated, count: r.count, max: alerts.maxWatchesPerChat,
+      ...(r.previousPct !== undefined ? { previousPct: r.previousPct } : {}),
+    };
+  },
+};
+
+export const unwatch: Command = {
+  name: 'unwatch',
+  usage: '/unwatch <pair> [on <exchange>]',
+  summary: 'remove a pair from the watchlist',
+  examples: ['/unwatch BTC/USDT', '/unwatch SOL on okx'],
+  async run({ chat, args, services }) {
+    const { pair, exchange, exchangeGiven } = parseWatchArgs(args, services.config, 'unwatch');
+    const gone = await watchesOf(services).unwatch(chat, pair, exchangeGiven ? exchange : undefined);
+    if (!gone) throw new UserInputError(`${pair}${exchangeGiven ? ` on ${exchange}` : ''} isn't on this chat's watchlist. /watchlist shows what is.`, '/watchlist');
+    return { kind: 'watch_removed', watch: toWatchView(gone) };
+  },
+};
+
+export const watchlist: Command = {
+  name: 'watchlist',
+  aliases: ['watches'],
+  usage: '/watchlist',
+  summary: 'live price, 24 h change and source of every watched pair',
+  examples: ['/watchlist'],
+  async run({ chat, services }) {
+    const alerts = watchesOf(services);
+    const rows = await alerts.watchlist(chat);
+    const entries = await Promise.all(rows.map((w) => entryFor(services, w)));
+    return { kind: 'watchlist', entries, max: alerts.maxWatchesPerChat, now: services.now() };
+  },
+};
+
+/** Watched pairs stream, so the cache nearly always answers; REST only fills in a pair not seen yet. */
+async function entryFor(services: CommandServices, w: Watch): Promise<WatchEntry> {
+  const watch = toWatchView(w);
+  const cached = services.hub.latest(w.exchange, w.pair);
+  if (cached) return { watch, tick: cached, fromRest: false };
+  try {
+    const { tick, fromRest } = await services.hub.quote(w.exchange, w.pair);
+    return { watch, tick, fromRest };
+  } catch (err) {
+    // one unreachable exchange or delisted pair must not blank the whole list
+    if (err instanceof FeedError || err instanceof UserInputError) return { watch, fromRest: false };
+    throw err;
+  }
+}
