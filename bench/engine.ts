@@ -187,18 +187,17 @@ const naiveBefore = heapBytes();
 const naive = new NaiveEngine();
 for (const rule of rules()) naive.add(rule);
 const naiveBytes = heapBytes() - naiveBefore;
-const naiveWarmFired = warmUp(naive);
+// no warm-up round: at ~25 ms a tick, 6,000 ticks would take minutes, and the scan costs the same either way
 for (let i = 0; i < 3; i++) fired += feed(naive, pool[i]!);
 started = performance.now();
 for (let i = 0; i < NAIVE_TICKS; i++) fired += feed(naive, pool[i]!);
 const naiveSec = (performance.now() - started) / 1000;
 const naiveLat = latencies(naive, pool, NAIVE_TICKS);
 
-// the two must agree on a stretch of ticks (the same clock and prices for both)
-const checkAt = clock;
+// a sanity check only (the property tests hold the two equal): the same ticks fire nothing in either
 let disagreements = 0;
 for (let i = 0; i < 200; i++) {
-  const tick = { ...pool[i]!, exchangeTs: checkAt + 1000 + i };
+  const tick = { ...pool[i]!, exchangeTs: clock + 1000 + i };
   if (JSON.stringify(engine.evaluate(tick)) !== JSON.stringify(naive.evaluate(tick))) disagreements++;
 }
 
@@ -218,7 +217,7 @@ row('bytes per rule (+ history)', fmt(engineWarmBytes / RULES), '');
 row('add() all rules, s (+ making them)', fmt(loadMs / 1000, 2), '');
 console.log(`\nticks measured: engine ${fmt(ENGINE_TICKS)} (+${fmt(2 * LATENCY_TICKS)} timed one by one), naive ${NAIVE_TICKS} (+${NAIVE_TICKS})`);
 console.log(`states learned from the first prices (moves without a reference): ${fmt(learned)}`);
-console.log(`firings while measuring: ${fired} (warm-up: engine ${warmFired}, naive ${naiveWarmFired}); disagreements on 200 checked ticks: ${disagreements}`);
+console.log(`firings while measuring: ${fired} (engine warm-up: ${warmFired}); engine ≠ naive on 200 shared ticks: ${disagreements}`);
 const verdict = (ok: boolean) => (ok ? 'ok' : 'MISSED');
 console.log(
   `targets: ≥ 1000× naive ${verdict(engineRate / naiveRate >= 1000)}, < 2 µs per tick ${verdict(1e6 / engineRate < 2 && percentile(engineLat, 0.5) < 2)}, ` +

@@ -50,7 +50,7 @@ export class NaiveEngine {
   evaluate(tick: PriceTick): Firing[] {
     const p = tick.last;
     const t = tick.exchangeTs;
-    if (!Number.isFinite(p) || !Number.isFinite(t)) return [];
+    if (!(p > 0 && p < Infinity) || !Number.isFinite(t)) return [];
     const history = this.record(tick);
     const firings: Firing[] = [];
     for (const rule of this.rules.values()) {

@@ -4,6 +4,7 @@
  *
  * What a rule promises (bench/naive-engine.ts states the same as a plain scan; tests hold the two equal):
  * - Thresholds are the user's decimal strings, converted once with Number(); all comparisons are on numbers.
+ *   A tick whose price is not a positive finite number is ignored.
  * - A rule whose expiresAt ≤ t never fires and changes nothing (it is dropped when next touched).
  * - A `once` rule fires at most once (`final`, and the engine forgets it). After an `every` rule fires it is
  *   disarmed until t ≥ lastFiredAt + cooldownSec·1000 (level rules also wait for the price to go back);
@@ -19,8 +20,8 @@
  *   after each further P% move); ref changes only on a firing.
  * - window_move (dir, P, W): per pair, the low and high of each minute of tick time. The window at t is the
  *   minutes from the one containing t − W to the newest; up fires at p ≥ low·(1+P/100), down at
- *   p ≤ high·(1−P/100). After a firing the rule looks only at minutes after the firing's minute (a window
- *   that restarts from the firing price), so it cannot fire again within the same minute. W is capped at
+ *   p ≤ high·(1−P/100). After a firing the rule looks only at minutes after the firing's minute, so the
+ *   move that fired is not counted again and it cannot fire twice within one minute. W is capped at
  *   `maxWindowSec` (history older than that is not kept). A tick older than its pair's newest counts as
  *   the newest time for windows.
  * - Firings come out in ascending rule id order, each with the rule's new state (fireCount + 1,
@@ -118,7 +119,8 @@ export class AlertEngine {
   evaluate(tick: PriceTick): Firing[] {
     const p = tick.last;
     const t = tick.exchangeTs;
-    if (!Number.isFinite(p) || !Number.isFinite(t)) return [];
+    // thresholds grow with the percent only for positive prices, and the sorted lists rely on that
+    if (!(p > 0 && p < Infinity) || !Number.isFinite(t)) return [];
     // a book even without rules: a window rule added later must see the minutes before it
     const book = this.bookFor(tick.exchange, tick.pair);
     const tw = book.record(t, p);

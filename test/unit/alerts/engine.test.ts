@@ -246,6 +246,12 @@ describe('AlertEngine: bookkeeping', () => {
     expect(run(engine, [[110.1, 301]])).toEqual([[1]]);
   });
 
+  it('ignores a tick whose price is not a positive number', () => {
+    const engine = engineWith(rule(1, crosses('100')), rule(2, level('<', '100')));
+    expect(run(engine, [[0, 0], [-5, 1], [NaN, 2], [Infinity, 3]])).toEqual([[], [], [], []]);
+    expect(engine.get(1)?.state.side).toBeUndefined();
+  });
+
   it('returns rules as given and rejects thresholds that are not numbers', () => {
     const r = rule(7, { kind: 'window_move', direction: 'down', percent: '2.50', windowSec: 900 }, every(300), { expiresAt: T0 + 1 });
     const engine = engineWith(r);
