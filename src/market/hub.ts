@@ -186,6 +186,26 @@ export class MarketHub {
     }
   }
 
+  /** The exchange's listed pairs, loaded once and cached (as ensureListed uses them). */
+  listed(exchange: string): Promise<ReadonlySet<string>> {
+    return this.loadMarkets(exchange);
+  }
+
+  /**
+   * Loads the listing afresh (daily): pairs listed since start-up validate, delisted ones stop validating.
+   * A failed reload keeps the listing we had.
+   */
+  async reloadMarkets(exchange: string): Promise<ReadonlySet<string>> {
+    const feed = this.feed(exchange);
+    try {
+      const set = await withTimeout(feed.loadMarkets(true), this.restTimeoutMs * 2, `${exchange} loadMarkets`);
+      this.markets.set(exchange, set);
+      return set;
+    } catch (err) {
+      throw new FeedError(exchange, `markets could not be reloaded (${describeError(err)})`, { cause: err });
+    }
+  }
+
   private feed(exchange: string): Feed {
     const feed = this.feeds.get(exchange);
     if (!feed) {

@@ -3,7 +3,16 @@ import type { Logger } from '../log.js';
 import { describeError } from '../errors.js';
 import { withTimeout } from '../lib/abort.js';
 import type { MarketHub } from './hub.js';
-import type { Feed } from './types.js';
+import type { Feed, FeedStatus } from './types.js';
+
+/** What one cron tick did for one exchange. */
+export interface PollOutcome {
+  exchange: string;
+  /** skipped: the stream is delivering or nothing is subscribed, so no request was made */
+  outcome: 'skipped' | 'ok' | 'failed';
+  pairs: number;
+  ticks: number;
+}
 
 export interface PollerOptions {
   hub: MarketHub;
@@ -11,6 +20,8 @@ export interface PollerOptions {
   cron: string;
   log: Logger;
   timeoutMs?: number;
+  /** told after each exchange's turn in a round (metrics; tests count rounds instead of sleeping) */
+  onPoll?: (outcome: PollOutcome) => void;
 }
 
 /**
@@ -21,18 +32,29 @@ export interface PollerOptions {
 export class Poller {
   private task: ScheduledTask | undefined;
   private readonly log: Logger;
+  private readonly detach: Array<() => void> = [];
 
   constructor(private readonly opts: PollerOptions) {
     this.log = opts.log.child({ mod: 'poller' });
   }
 
   start(): void {
+    for (const feed of this.opts.feeds) {
+      // The stream back means REST no longer carries the prices. Without this the flag stayed set until
+      // the next cron tick, and a drop in between reported 'polling' before any poll had happened.
+      const onState = (status: FeedStatus): void => {
+        if (status.state === 'streaming') feed.markPolling(false);
+      };
+      feed.on('state', onState);
+      this.detach.push(() => feed.off('state', onState));
+    }
     this.task = cron.schedule(this.opts.cron, () => this.pollOnce(), { noOverlap: true, name: 'rest-fallback' });
     // The schedule must never keep a stopping process alive.
     this.task.unref();
   }
 
   async stop(): Promise<void> {
+    for (const off of this.detach.splice(0)) off();
     await this.task?.destroy();
     this.task = undefined;
   }
@@ -43,19 +65,29 @@ export class Poller {
   }
 
   private async pollFeed(feed: Feed): Promise<void> {
+    const report = (outcome: PollOutcome['outcome'], pairs: number, ticks = 0): void => {
+      try {
+        this.opts.onPoll?.({ exchange: feed.exchange, outcome, pairs, ticks });
+      } catch (err) {
+        this.log.error({ err: describeError(err) }, 'onPoll listener threw; polling carries on');
+      }
+    };
     const pairs = [...feed.pairs()];
     if (feed.status().state === 'streaming' || pairs.length === 0) {
       feed.markPolling(false);
-      return;
+      return report('skipped', pairs.length);
     }
     try {
       const ticks = await withTimeout(feed.fetchTickers(pairs), this.opts.timeoutMs ?? 10_000, `${feed.exchange} fetchTickers`);
       for (const tick of ticks) this.opts.hub.ingest(tick);
-      feed.markPolling(true);
+      // a stream that came back while the request was out carries the prices again
+      feed.markPolling(feed.status().state !== 'streaming');
       this.log.debug({ exchange: feed.exchange, pairs: pairs.length, got: ticks.length }, 'polled');
+      report('ok', pairs.length, ticks.length);
     } catch (err) {
       feed.markPolling(false);
       this.log.warn({ exchange: feed.exchange, pairs: pairs.length, err: describeError(err) }, `${feed.exchange} REST poll failed`);
+      report('failed', pairs.length);
     }
   }
 }

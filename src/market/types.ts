@@ -36,6 +36,15 @@ export interface FeedStatus {
   nextRetryAt: number | null;
 }
 
+/** One 1-minute candle as the exchange reports it (ts = the minute's open time, ms since epoch). */
+export interface Candle {
+  ts: number;
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+}
+
 export interface FeedEvents {
   tick: (tick: PriceTick) => void;
   state: (status: FeedStatus) => void;
@@ -63,6 +72,13 @@ export interface Feed {
   fetchTicker(pair: string): Promise<PriceTick>;
   /** one batched REST call for many pairs, source 'poll' */
   fetchTickers(pairs: readonly string[]): Promise<PriceTick[]>;
+  /**
+   * 1-minute candles from `sinceMs` (floored to the minute), oldest first, in ONE request: at most `limit`
+   * and at most what the venue serves per request (Binance/Bybit 1000, OKX 300); for gap-fill.
+   */
+  fetchOHLCV(pair: string, sinceMs: number, limit: number): Promise<Candle[]>;
+  /** one request for every spot ticker the venue has: listed pair → 24 h volume in its quote currency */
+  fetchQuoteVolumes(): Promise<Map<string, number>>;
   /** the owner (the poller) says REST is carrying this exchange's prices while the stream is out */
   markPolling(active: boolean): void;
 }

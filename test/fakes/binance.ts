@@ -1,9 +1,9 @@
 import {
   FakeExchangeServer, fillTemplate, fixtureReader, tickDecimals,
-  type ConnectionInfo, type FakeConn, type FakeExchange, type Json, type PriceOptions, type Quote, type RestReply, type RestRequest,
+  type ConnectionInfo, type FakeConn, type FakeExchange, type Json, type PriceOptions, type Quote, type RefuseTarget, type RestReply, type RestRequest,
 } from './common.js';
 
-export type { ConnectionInfo, PriceOptions } from './common.js';
+export type { ConnectionInfo, PriceOptions, RefuseTarget } from './common.js';
 
 /**
  * A local Binance spot: the REST endpoints ccxt's loadMarkets/fetchTicker(s) call and the market-data
@@ -14,7 +14,8 @@ export type { ConnectionInfo, PriceOptions } from './common.js';
 
 const fixture = fixtureReader('binance');
 
-const EXCHANGE_INFO = fixture<{ symbols: Array<{ symbol: string; filters: Array<{ filterType: string; tickSize?: string }> }> }>('exchangeInfo.json');
+type SymbolInfo = Json & { symbol: string; baseAsset: string; filters: Array<{ filterType: string; tickSize?: string }> };
+const EXCHANGE_INFO = fixture<Json & { symbols: SymbolInfo[] }>('exchangeInfo.json');
 const REST_TICKER = fixture('ticker_24hr_single.json');
 const WS_TICKER = fixture('ws_24hrTicker.json');
 const WS_MINI_TICKER = fixture('ws_24hrMiniTicker.json');
@@ -38,7 +39,23 @@ export interface FakeBinanceOptions {
   maxIncomingPerSecond?: number;
   /** starting last prices by exchange symbol, e.g. { ETHUSDT: '3100.5' } */
   prices?: Record<string, string>;
+  /**
+   * more USDT markets beyond the seven recorded ones, by base asset (e.g. ['P01', 'P02']): the ETHUSDT
+   * entry cloned with symbol and baseAsset replaced; synthetic, starting at 1 unless `prices` says otherwise
+   */
+  extraBases?: readonly string[];
   now?: () => number;
+}
+
+/** One 1-minute candle served by /api/v3/klines after setCandles; prices as numbers or exchange strings. */
+export interface FakeCandle {
+  /** the minute's open time, ms since epoch */
+  openTime: number;
+  open: number | string;
+  high: number | string;
+  low: number | string;
+  close: number | string;
+  volume?: number | string;
 }
 
 export interface ControlFrame {
@@ -65,7 +82,18 @@ export interface FakeBinance {
   setEmitInterval(ms: number): void;
   stall(on: boolean): void;
   dropAll(): void;
-  refuse(on: boolean): void;
+  refuse(on: boolean, what?: RefuseTarget): void;
+  /**
+   * Serves these 1-minute candles for `symbol` from /api/v3/klines (honouring startTime, endTime and
+   * limit) instead of the recorded shape sample; an empty list goes back to the sample.
+   */
+  setCandles(symbol: string, rows: readonly FakeCandle[]): void;
+  /**
+   * Sends `count` 24hrTicker events round-robin over `symbols` to every connection subscribed to them, as
+   * fast as the sockets take them (a benchmark load, not a Binance behaviour). Each event moves the price
+   * by one tick; resolves with the last price sent per symbol once every frame is written.
+   */
+  blast(symbols: readonly string[], count: number): Promise<{ sent: number; last: Record<string, string> }>;
   close(): Promise<void>;
 }
 
@@ -81,10 +109,17 @@ const pick = (template: Json, values: Json): Json => fillTemplate('binance', tem
 class FakeBinanceServer extends FakeExchangeServer<Conn, ControlFrame> implements FakeBinance, FakeExchange<ControlFrame> {
   /** trade id and trade count of each symbol before the first setPrice; both grow by one per update */
   private readonly tradeBase = new Map<string, { lastId: number; count: number }>();
+  private readonly symbols: SymbolInfo[];
+  private readonly candles = new Map<string, FakeCandle[]>();
 
   constructor(private readonly opts: FakeBinanceOptions) {
     super('binance', opts);
-    for (const s of EXCHANGE_INFO.symbols) {
+    const template = EXCHANGE_INFO.symbols.find((s) => s.symbol === 'ETHUSDT') ?? EXCHANGE_INFO.symbols[0]!;
+    this.symbols = [
+      ...EXCHANGE_INFO.symbols,
+      ...(opts.extraBases ?? []).map((base): SymbolInfo => ({ ...template, symbol: `${base}USDT`, baseAsset: base })),
+    ];
+    for (const s of this.symbols) {
       const tick = s.filters.find((f) => f.filterType === 'PRICE_FILTER')?.tickSize ?? '0.01';
       const decimals = tickDecimals(tick);
       const recorded = s.symbol === REST_TICKER['symbol'];
@@ -123,11 +158,18 @@ class FakeBinanceServer extends FakeExchangeServer<Conn, ControlFrame> implement
       case '/api/v3/time':
         return ok({ serverTime: this.now() });
       case '/api/v3/exchangeInfo':
-        return ok(EXCHANGE_INFO);
+        return ok({ ...EXCHANGE_INFO, symbols: this.symbols });
       case '/api/v3/klines': {
-        if (!this.quotes.has(query.get('symbol') ?? '')) return invalidSymbol;
+        const symbol = query.get('symbol') ?? '';
+        if (!this.quotes.has(symbol)) return invalidSymbol;
         const limit = Number(query.get('limit') ?? 500);
-        return ok(KLINES.slice(-Math.max(1, limit)));
+        const rows = this.candles.get(symbol);
+        if (!rows) return ok(KLINES.slice(-Math.max(1, limit)));
+        const [start, end] = [Number(query.get('startTime') ?? -Infinity), Number(query.get('endTime') ?? Infinity)];
+        // Binance answers oldest first from startTime; with no startTime, the newest `limit` up to endTime
+        const inRange = rows.filter((r) => r.openTime >= start && r.openTime <= end);
+        const picked = query.has('startTime') ? inRange.slice(0, limit) : inRange.slice(-limit);
+        return ok(picked.map((r) => this.kline(r)));
       }
       case '/api/v3/ticker/24hr': {
         const one = query.get('symbol');
@@ -153,6 +195,55 @@ class FakeBinanceServer extends FakeExchangeServer<Conn, ControlFrame> implement
       default:
         return { status: 404, body: { code: -1000, msg: `no such endpoint in the fake: ${path}` } };
     }
+  }
+
+  setCandles(symbol: string, rows: readonly FakeCandle[]): void {
+    this.quote(symbol);
+    if (rows.length === 0) this.candles.delete(symbol);
+    else this.candles.set(symbol, [...rows].sort((a, b) => a.openTime - b.openTime));
+  }
+
+  /** A klines row in the recorded layout: open time, OHLC and volume as strings, close time, then totals. */
+  private kline(r: FakeCandle): unknown[] {
+    const volume = Number(r.volume ?? 1);
+    return [
+      r.openTime, fmt(Number(r.open)), fmt(Number(r.high)), fmt(Number(r.low)), fmt(Number(r.close)), fmt(volume),
+      r.openTime + 59_999, fmt(volume * Number(r.close)), 1, fmt(volume / 2), fmt((volume * Number(r.close)) / 2), '0',
+    ];
+  }
+
+  async blast(symbols: readonly string[], count: number): Promise<{ sent: number; last: Record<string, string> }> {
+    const quotes = symbols.map((sym) => this.quote(sym));
+    const last: Record<string, string> = {};
+    let sent = 0;
+    const CHUNK = 256;
+    for (let i = 0; i < count && this.streaming; ) {
+      const frames = new Map<Conn, string[]>();
+      for (const end = Math.min(count, i + CHUNK); i < end; i++) {
+        const q = quotes[i % quotes.length]!;
+        q.last = Number((q.last + 10 ** -q.decimals).toFixed(q.decimals));
+        q.high = Math.max(q.high, q.last);
+        q.updates += 1;
+        last[q.symbol] = fmt(q.last, q.decimals);
+        const stream = `${q.symbol.toLowerCase()}@ticker`;
+        const rendered = new Map<boolean, string>(); // by conn.combined: one render per frame shape
+        for (const conn of this.conns.values()) {
+          if (!conn.streams.has(stream) || conn.ws.readyState !== conn.ws.OPEN) continue;
+          const frame = rendered.get(conn.combined) ?? JSON.stringify(conn.combined ? { stream, data: this.wsTicker(q) } : this.wsTicker(q));
+          rendered.set(conn.combined, frame);
+          const list = frames.get(conn) ?? [];
+          if (list.length === 0) frames.set(conn, list);
+          list.push(frame);
+          sent += 1;
+        }
+      }
+      // a socket's write callbacks fire in order once it has taken the data, so waiting on each socket's
+      // last frame of the chunk paces the blast to what the receiver reads
+      await Promise.all([...frames].map(([conn, list]) => new Promise<void>((resolve) => {
+        list.forEach((frame, n) => conn.ws.send(frame, n === list.length - 1 ? () => resolve() : undefined));
+      })));
+    }
+    return { sent, last };
   }
 
   private restTicker(s: Quote): Json {

@@ -56,6 +56,8 @@ export interface FakeBybitOptions {
   prices?: Record<string, string>;
   /** topics one subscribe may carry before the fake rejects it (Bybit spot: 10) */
   maxArgsPerSubscribe?: number;
+  /** more USDT markets by base coin (e.g. ['P01']), derived like the others; synthetic, starting at 1 */
+  extraBases?: readonly string[];
   now?: () => number;
 }
 
@@ -87,10 +89,17 @@ const TOPIC = /^tickers\.([A-Z0-9]+)$/;
 class FakeBybitServer extends FakeExchangeServer<Conn, BybitFrame> implements FakeBybit {
   heartbeats = 0;
   private crossSeq = Number(WS_TICKER['cs']);
+  private readonly instruments: Instrument[];
 
   constructor(private readonly opts: FakeBybitOptions) {
     super('bybit', opts);
-    for (const ins of INSTRUMENT_LIST) {
+    this.instruments = [
+      ...INSTRUMENT_LIST,
+      ...(opts.extraBases ?? []).map((base, i): Instrument => ({
+        ...RECORDED, symbolId: 9901 + i, symbol: `${base}USDT`, baseCoin: base, priceFilter: { ...RECORDED.priceFilter, tickSize: '0.0001' },
+      })),
+    ];
+    for (const ins of this.instruments) {
       const recorded = ins.symbol === REST_TICKER['symbol'] && !opts.prices?.[ins.symbol];
       const start = Number(opts.prices?.[ins.symbol] ?? (recorded ? REST_TICKER['lastPrice'] : SYNTHETIC_START.get(ins.symbol) ?? '1'));
       const decimals = tickDecimals(ins.priceFilter.tickSize);
@@ -121,7 +130,7 @@ class FakeBybitServer extends FakeExchangeServer<Conn, BybitFrame> implements Fa
     if (symbol !== null && !this.quotes.has(symbol)) return fail('Not supported symbols');
     switch (path) {
       case '/v5/market/instruments-info':
-        return ok(INSTRUMENTS, { ...INSTRUMENTS.result, list: INSTRUMENT_LIST.filter((i) => symbol === null || i.symbol === symbol) });
+        return ok(INSTRUMENTS, { ...INSTRUMENTS.result, list: this.instruments.filter((i) => symbol === null || i.symbol === symbol) });
       case '/v5/market/tickers': {
         const list = [...this.quotes.values()].filter((q) => symbol === null || q.symbol === symbol).map((q) => this.restTicker(q));
         return ok(TICKERS, { ...TICKERS.result, list });

@@ -87,6 +87,9 @@ export interface RestReply {
   body: unknown;
 }
 
+/** Which side refuse() cuts. */
+export type RefuseTarget = 'all' | 'ws' | 'rest';
+
 export interface FakeServerOptions {
   /** push every subscribed stream this often; 0 = only on setPrice */
   emitIntervalMs?: number;
@@ -110,8 +113,11 @@ export interface FakeExchange<F> {
   stall(on: boolean): void;
   /** terminates every WebSocket connection (no close frame), as a network cut does */
   dropAll(): void;
-  /** on: REST requests and WebSocket upgrades are cut at the TCP level */
-  refuse(on: boolean): void;
+  /**
+   * on: REST requests and WebSocket upgrades are cut at the TCP level; `what` narrows it to one side, e.g.
+   * 'ws' for a stream outage that the REST poller can still bridge
+   */
+  refuse(on: boolean, what?: RefuseTarget): void;
   close(): Promise<void>;
 }
 
@@ -129,7 +135,7 @@ export abstract class FakeExchangeServer<C extends FakeConn, F> implements FakeE
   private readonly wss = new WebSocketServer({ noServer: true });
   private totalConnections = 0;
   private stalled = false;
-  private refusing = false;
+  private refusing = { rest: false, ws: false };
   private emitTimer: NodeJS.Timeout | undefined;
 
   constructor(protected readonly venue: string, private readonly baseOpts: FakeServerOptions) {
@@ -221,11 +227,17 @@ export abstract class FakeExchangeServer<C extends FakeConn, F> implements FakeE
     for (const conn of this.conns.values()) conn.ws.terminate();
   }
 
-  refuse(on: boolean): void {
-    this.refusing = on;
+  refuse(on: boolean, what: RefuseTarget = 'all'): void {
+    if (what !== 'ws') this.refusing.rest = on;
+    if (what !== 'rest') this.refusing.ws = on;
   }
 
   // ---- helpers for venues ----
+
+  /** whether market data may go out now (false while stalled) */
+  protected get streaming(): boolean {
+    return !this.stalled;
+  }
 
   protected quote(symbol: string): Quote {
     const q = this.quotes.get(symbol);
@@ -251,7 +263,7 @@ export abstract class FakeExchangeServer<C extends FakeConn, F> implements FakeE
   // ---- transport ----
 
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
-    if (this.refusing) {
+    if (this.refusing.rest) {
       req.socket.destroy();
       return;
     }
@@ -263,7 +275,7 @@ export abstract class FakeExchangeServer<C extends FakeConn, F> implements FakeE
   }
 
   private onUpgrade(req: http.IncomingMessage, socket: Socket, head: Buffer): void {
-    if (this.refusing) {
+    if (this.refusing.ws) {
       socket.destroy();
       return;
     }

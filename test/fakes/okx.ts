@@ -50,6 +50,8 @@ export interface FakeOkxOptions {
   emitIntervalMs?: number;
   /** starting last prices by instId, e.g. { 'ETH-USDT': '3100.5' } */
   prices?: Record<string, string>;
+  /** more USDT markets by base currency (e.g. ['P01']), derived like the others; synthetic, starting at 1 */
+  extraBases?: readonly string[];
   now?: () => number;
 }
 
@@ -79,10 +81,15 @@ const stream = (a: Arg): string => `${a.channel}:${a.instId}`;
 
 class FakeOkxServer extends FakeExchangeServer<Conn, OkxFrame> implements FakeOkx {
   heartbeats = 0;
+  private readonly instruments: Instrument[];
 
   constructor(opts: FakeOkxOptions) {
     super('okx', opts);
-    for (const ins of INSTRUMENT_LIST) {
+    this.instruments = [
+      ...INSTRUMENT_LIST,
+      ...(opts.extraBases ?? []).map((base): Instrument => ({ ...RECORDED, instId: `${base}-USDT`, baseCcy: base, tickSz: '0.0001' })),
+    ];
+    for (const ins of this.instruments) {
       const recorded = ins.instId === RECORDED_TICKER['instId'] && !opts.prices?.[ins.instId];
       const start = Number(opts.prices?.[ins.instId] ?? (recorded ? RECORDED_TICKER['last'] : SYNTHETIC_START.get(ins.instId) ?? '1'));
       const decimals = tickDecimals(ins.tickSz);
@@ -111,7 +118,7 @@ class FakeOkxServer extends FakeExchangeServer<Conn, OkxFrame> implements FakeOk
     switch (path) {
       case '/api/v5/public/instruments':
         // the fake lists spot only: any other instType is an empty list, and restHits shows it was asked
-        return ok(query.get('instType') === 'SPOT' ? INSTRUMENT_LIST.filter((i) => instId === null || i.instId === instId) : []);
+        return ok(query.get('instType') === 'SPOT' ? this.instruments.filter((i) => instId === null || i.instId === instId) : []);
       case '/api/v5/market/ticker':
         return instId === null ? { status: 200, body: { code: '50014', msg: 'Parameter instId can not be empty.', data: [] } } : ok([this.ticker(REST_TICKER, this.quote(instId))]);
       case '/api/v5/market/tickers':

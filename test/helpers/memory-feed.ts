@@ -1,4 +1,4 @@
-import type { Feed, FeedEvents, FeedStatus, PriceTick } from '../../src/market/types.js';
+import type { Candle, Feed, FeedEvents, FeedStatus, PriceTick } from '../../src/market/types.js';
 
 /**
  * An in-memory Feed for unit tests of the hub and commands: no sockets, prices set by the test. The real
@@ -10,6 +10,13 @@ export class MemoryFeed implements Feed {
   restCalls = 0;
   failRest: Error | undefined;
   failMarkets: Error | undefined;
+  /** fetchOHLCV answers from here (rows per pair, any order); every call is recorded */
+  readonly candles = new Map<string, Candle[]>();
+  readonly ohlcvCalls: Array<{ pair: string; sinceMs: number; limit: number }> = [];
+  failOhlcv: Error | undefined;
+  /** fetchQuoteVolumes answers from here */
+  readonly quoteVolumes = new Map<string, number>();
+  volumeCalls = 0;
   state: FeedStatus['state'] = 'connecting';
   polling = false;
   private readonly active = new Set<string>();
@@ -45,7 +52,11 @@ export class MemoryFeed implements Feed {
   off<E extends keyof FeedEvents>(event: E, listener: FeedEvents[E]): void {
     this.handlers[event].delete(listener);
   }
-  async loadMarkets(): Promise<ReadonlySet<string>> {
+  /** loadMarkets calls, and how many asked for a reload */
+  readonly marketLoads = { total: 0, reloads: 0 };
+  async loadMarkets(reload = false): Promise<ReadonlySet<string>> {
+    this.marketLoads.total++;
+    if (reload) this.marketLoads.reloads++;
     if (this.failMarkets) throw this.failMarkets;
     return this.listed;
   }
@@ -59,8 +70,34 @@ export class MemoryFeed implements Feed {
     if (this.failRest) throw this.failRest;
     return pairs.map((p) => this.tick(p, 'poll'));
   }
+  async fetchOHLCV(pair: string, sinceMs: number, limit: number): Promise<Candle[]> {
+    this.ohlcvCalls.push({ pair, sinceMs, limit });
+    if (this.failOhlcv) throw this.failOhlcv;
+    const since = Math.floor(sinceMs / 60_000) * 60_000;
+    return (this.candles.get(pair) ?? []).filter((c) => c.ts >= since).sort((a, b) => a.ts - b.ts).slice(0, limit);
+  }
+  async fetchQuoteVolumes(): Promise<Map<string, number>> {
+    this.volumeCalls++;
+    if (this.failRest) throw this.failRest;
+    return new Map([...this.quoteVolumes].filter(([pair]) => this.listed.has(pair)));
+  }
   markPolling(active: boolean): void {
+    if (this.polling === active) return;
     this.polling = active;
+    this.emitState();
+  }
+  /** sets the stream state and tells listeners, as the real feed does on each change */
+  setState(state: FeedStatus['state']): void {
+    this.state = state;
+    this.emitState();
+  }
+  /** a tick as the stream would deliver it, with the caller's timestamps */
+  emitTick(tick: PriceTick): void {
+    for (const h of this.handlers.tick) h(tick);
+  }
+  private emitState(): void {
+    const status = this.status();
+    for (const h of this.handlers.state) h(status);
   }
   setPrice(pair: string, last: number): void {
     this.prices.set(pair, last);

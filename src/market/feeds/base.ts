@@ -3,7 +3,7 @@ import { FeedError, describeError } from '../../errors.js';
 import { sleep, withTimeout } from '../../lib/abort.js';
 import { nextDelay, type BackoffOptions } from '../../lib/backoff.js';
 import type { Logger } from '../../log.js';
-import type { Feed, FeedEvents, FeedState, FeedStatus, PriceTick, TickSource } from '../types.js';
+import type { Candle, Feed, FeedEvents, FeedState, FeedStatus, PriceTick, TickSource } from '../types.js';
 
 /** What a venue file supplies; everything else about streaming is the same for every exchange. */
 export interface VenueConfig {
@@ -43,6 +43,8 @@ function construct(id: string, streaming: boolean, settings: Record<string, unkn
 function shareMarkets(from: Exchange, to: Exchange): void {
   (to.setMarkets as (markets: unknown, currencies?: unknown) => unknown).call(to, from.markets, from.currencies);
 }
+
+const MINUTE_MS = 60_000;
 
 const finite = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
@@ -202,6 +204,36 @@ class CcxtStreamFeed implements StreamFeed {
     const tickers = await this.rest.fetchTickers([...pairs]).catch((err: unknown) => this.restError(`fetchTickers (${pairs.length} pairs)`, err));
     const [at, want] = [this.now(), new Set(pairs)];
     return Object.values(tickers).flatMap((t) => (want.has(t.symbol ?? '') ? toPriceTick(this.exchange, t, 'poll', at) ?? [] : []));
+  }
+
+  /** 1-minute candles from `sinceMs` in one request (gap-fill). */
+  async fetchOHLCV(pair: string, sinceMs: number, limit: number): Promise<Candle[]> {
+    await this.loadMarkets();
+    // Aligned, because Bybit rounds an unaligned `since` up and would skip the minute the gap began in. The
+    // range is bounded as well as the count so every venue answers the same minutes: asked for more than
+    // its per-request maximum (ccxt's figure: Binance 1000, OKX 300), Binance returns the oldest, OKX the newest.
+    const since = Math.floor(sinceMs / MINUTE_MS) * MINUTE_MS;
+    const spec: unknown = this.rest.features['spot']?.['fetchOHLCV'];
+    const max = finite(typeof spec === 'object' && spec !== null ? (spec as { limit?: unknown }).limit : undefined) ?? 100;
+    const count = Math.max(1, Math.min(Math.floor(limit), max));
+    const rows = await this.rest.fetchOHLCV(pair, '1m', since, count, { until: since + count * MINUTE_MS - 1 })
+      .catch((err: unknown) => this.restError(`fetchOHLCV ${pair}`, err));
+    return rows.flatMap((row) => {
+      const [ts, open, high, low, close] = row.slice(0, 5).map(finite);
+      return ts === undefined || open === undefined || high === undefined || low === undefined || close === undefined ? [] : [{ ts, open, high, low, close }];
+    });
+  }
+
+  /** Every spot ticker in one request, for ranking pairs by 24 h quote volume. */
+  async fetchQuoteVolumes(): Promise<Map<string, number>> {
+    const listed = await this.loadMarkets();
+    const tickers = await this.rest.fetchTickers().catch((err: unknown) => this.restError('fetchTickers (all)', err));
+    return new Map(Object.values(tickers).flatMap((t) => {
+      const [quote, base, last] = [finite(t.quoteVolume), finite(t.baseVolume), finite(t.last) ?? finite(t.close)];
+      // some venues report only the base volume; base × last is close enough for a ranking
+      const volume = quote ?? (base !== undefined && last !== undefined ? base * last : undefined);
+      return t.symbol && listed.has(t.symbol) && volume !== undefined ? [[t.symbol, volume] as const] : [];
+    }));
   }
 
   private restError(what: string, err: unknown): never {
