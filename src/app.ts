@@ -7,6 +7,8 @@ import type { Logger } from './log.js';
 import { openDatabase, type Database } from './db/client.js';
 import { MarketHub } from './market/hub.js';
 import { Poller } from './market/poller.js';
+import { GapFiller } from './market/gapfill.js';
+import { TopPairs } from './market/top-pairs.js';
 import { createFeed } from './market/feeds/index.js';
 import type { Feed } from './market/types.js';
 import { ConsoleChat } from './chat/console.js';
@@ -73,6 +75,15 @@ export function createApp(config: Config, deps: AppDeps): App {
   const frontsByPlatform = new Map<ChatFront['platform'], ChatFront>();
   let dispatcher: Dispatcher | undefined;
   const alertService = new AlertService({ hub, log, now, maxRulesPerChat: config.maxRulesPerChat, onEnqueued: () => dispatcher?.wake() });
+  const gapFiller = new GapFiller({
+    hub,
+    feeds,
+    log,
+    now,
+    // only pairs that rules watch are worth the candle requests
+    pairsNeedingGapfill: (exchange) => [...alertService.engine.pairs()].filter((p) => p.exchange === exchange).map((p) => p.pair),
+  });
+  const topPairs = new TopPairs({ hub, feeds, log, enabled: config.topPairs > 0, count: config.topPairs, quotes: [config.defaultQuote] });
   // `alerts` appears once the database is up; until then alert commands say they are starting.
   const services: CommandServices = { hub, config, now };
   let housekeeping: NodeJS.Timeout | undefined;
@@ -149,8 +160,10 @@ export function createApp(config: Config, deps: AppDeps): App {
       dbOpening = openDatabaseWithRetry()
         .then(() => (db && !stopping.signal.aborted ? startAlerts(db) : undefined))
         .catch((err: unknown) => log.error({ mod: 'alerts', err: describeError(err) }, 'alerts could not start; alert commands stay unavailable'));
+      gapFiller.start(); // before the feeds start, so it sees their first state changes
       hub.start();
       poller.start();
+      topPairs.start();
       if (config.httpPort !== 0) {
         http = new HttpServer({ port: config.httpPort, log, health, prices: () => hub.all(), metrics, routes });
         boundPort = await http.start();
@@ -183,6 +196,8 @@ export function createApp(config: Config, deps: AppDeps): App {
       if (housekeeping) clearInterval(housekeeping);
       if (dispatcher) await step('dispatcher', () => dispatcher!.stop());
       await step('alerts', () => alertService.stop());
+      await step('top pairs', () => topPairs.stop());
+      await step('gap-fill', () => gapFiller.stop());
       await step('poller', () => poller.stop());
       await step('market hub', () => hub.stop());
       if (http) await step('http server', () => http!.stop());

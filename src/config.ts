@@ -87,6 +87,7 @@ const EnvSchema = z
       .transform((s) => (s ?? 'USDT').toUpperCase())
       .pipe(z.string().regex(/^[A-Z0-9]{2,10}$/, 'must be a currency code such as USDT')),
     MAX_RULES_PER_CHAT: intFrom(100, 1, 100_000),
+    TOP_PAIRS: intFrom(20, 0, 200),
     HTTP_PORT: intFrom(8080, 0, 65_535),
     LOG_LEVEL: optionalString
       .transform((s) => s ?? 'info')
@@ -126,6 +127,8 @@ export interface Config {
   streamStaleMs: number;
   defaultQuote: string;
   maxRulesPerChat: number;
+  /** pairs per exchange kept streaming from start-up, by quote volume (0 → none) */
+  topPairs: number;
   httpPort: number;
   logLevel: Env['LOG_LEVEL'];
   /** run the terminal chat even when stdin is not a TTY */
@@ -180,6 +183,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     streamStaleMs: e.STREAM_STALE_MS,
     defaultQuote: e.DEFAULT_QUOTE,
     maxRulesPerChat: e.MAX_RULES_PER_CHAT,
+    topPairs: e.TOP_PAIRS,
     httpPort: e.HTTP_PORT,
     logLevel: e.LOG_LEVEL,
     consoleChat: e.CONSOLE_CHAT,

@@ -36,7 +36,8 @@ export interface BotProcess {
 export function spawnBot(env: Record<string, string>, opts: { stdin?: 'pipe' | 'closed' } = {}): BotProcess {
   const startedAt = Date.now();
   const child = spawn(process.execPath, [BUILT_MAIN], {
-    env: { PATH: process.env.PATH ?? '', ...env },
+    // TOP_PAIRS=0: the tests count connections and REST hits; top-pair tracking has its own tests
+    env: { PATH: process.env.PATH ?? '', TOP_PAIRS: '0', ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   if (opts.stdin === 'closed') child.stdin.end();

@@ -25,6 +25,7 @@ describe('loadConfig', () => {
     expect(c.streamStaleMs).toBe(15_000);
     expect(c.defaultQuote).toBe('USDT');
     expect(c.maxRulesPerChat).toBe(100);
+    expect(c.topPairs).toBe(20);
     expect(c.httpPort).toBe(8080);
     expect(c.logLevel).toBe('info');
     expect(c.consoleChat).toBe(false);
@@ -59,6 +60,7 @@ describe('loadConfig', () => {
       STREAM_STALE_MS: '5000',
       DEFAULT_QUOTE: 'usdc',
       MAX_RULES_PER_CHAT: '20',
+      TOP_PAIRS: '5',
       HTTP_PORT: '9090',
       LOG_LEVEL: 'debug',
       CONSOLE_CHAT: '1',
@@ -79,6 +81,7 @@ describe('loadConfig', () => {
     expect(c.defaultQuote).toBe('USDC');
     expect(c.streamStaleMs).toBe(5000);
     expect(c.maxRulesPerChat).toBe(20);
+    expect(c.topPairs).toBe(5);
     expect(c.httpPort).toBe(9090);
     expect(c.consoleChat).toBe(true);
   });
