@@ -142,7 +142,9 @@ export function createApp(config: Config, deps: AppDeps): App {
       fronts: frontsByPlatform,
       log,
       now,
-      onChatUnreachable: (chatId) => alertService.pauseChat(chatId),
+      onChatUnreachable: (chatId) => {
+        alertService.pauseChat(chatId).catch((err: unknown) => log.warn({ mod: 'alerts', chatId, err: describeError(err) }, 'could not pause the rules of an unreachable chat'));
+      },
     });
     await dispatcher.start();
     housekeeping = setInterval(() => {

@@ -1,5 +1,6 @@
 import type { PrismaClient, AlertRule, Watch } from '../generated/prisma/client.js';
 import { upsertChat } from '../db/chats.js';
+import type { Db } from '../db/types.js';
 import { describeError } from '../errors.js';
 import { sleep } from '../lib/abort.js';
 import { nextDelay } from '../lib/backoff.js';
@@ -13,7 +14,7 @@ import type { AlertPayload, NewNotification } from '../delivery/notification.js'
 import { AlertEngine } from './engine.js';
 import { describeCondition } from './grammar.js';
 import {
-  createRule, deleteAllChatRules, deleteChatRule, listChatRules, loadActiveRules, markRulesExpired, recordFiring,
+  columnsToCondition, createRule, deleteAllChatRules, deleteChatRule, listChatRules, loadActiveRules, markRulesExpired, recordFiring,
   rowToEngineRule, saveRuleStates,
 } from './store.js';
 import type { EngineRule, Firing, RuleRuntimeState, RuleSpec } from './types.js';
@@ -64,9 +65,14 @@ export class AlertService {
   private prisma: PrismaClient | undefined;
   private readonly log: Logger;
   private readonly now: () => number;
-  private readonly releases = new Map<number, () => void>();
-  private readonly chatOfRule = new Map<number, number>();
-  private readonly meta = new Map<number, { chatId: number; condition: string; note?: string }>();
+  /**
+   * One hub subscription per (exchange, pair), counted by the rules and watches on it: a million rules
+   * cost a counter each, not a closure each. Rule details (chat, note, wording) are read back from the
+   * database when a rule fires, inside the transaction that records the firing, so nothing per rule but
+   * the engine's own columns lives in memory.
+   */
+  private readonly pairRefs = new Map<string, { count: number; release: () => void }>();
+  private readonly pairOfRule = new Map<number, string>();
   /** by engine id (negative); reference and since move with every message, to say "from … since …" */
   private readonly watchMeta = new Map<number, { chatId: number; reference: number | undefined; since: number }>();
   /** watches loaded without a reference: the engine takes one from the first price, and we record it */
@@ -88,15 +94,7 @@ export class AlertService {
     this.prisma = prisma;
     const started = this.now();
     const rules = await loadActiveRules(prisma, new Date(this.now()));
-    const rows = await prisma.alertRule.findMany({ where: { id: { in: rules.map((r) => r.id) } }, select: { id: true, chatId: true, note: true } });
-    const extra = new Map(rows.map((r) => [r.id, r]));
-    for (const rule of rules) {
-      const row = extra.get(rule.id);
-      if (!row) continue;
-      this.track(rule.id, row.chatId, rule.pair, rule.condition, row.note ?? undefined);
-      this.engine.add(rule);
-      this.releases.set(rule.id, this.opts.hub.subscribe(rule.exchange, rule.pair));
-    }
+    for (const rule of rules) this.run(rule);
     const watches = await loadWatches(prisma);
     for (const { row, rule } of watches) this.runWatch(row, rule);
     this.unsubscribe = this.opts.hub.onTick((tick) => this.onTick(tick));
@@ -120,10 +118,7 @@ export class AlertService {
     const state = initialState(spec, tick.last);
     const chatRow = await upsertChat(prisma, { platform: chat.platform, externalId: chat.chatId, kind: chat.kind, ...(chat.title ? { title: chat.title } : {}) });
     const rule = await createRule(prisma, { chatId: chatRow.id, ...(chat.userId ? { creatorId: chat.userId } : {}), spec, source, state, maxPerChat });
-    const engineRule = rowToEngineRule(rule);
-    this.track(rule.id, chatRow.id, rule.pair, engineRule.condition, rule.note ?? undefined);
-    this.engine.add(engineRule);
-    this.releases.set(rule.id, this.opts.hub.subscribe(rule.exchange, rule.pair));
+    this.run(rowToEngineRule(rule));
     return { rule, tick, holdsNow: spec.condition.kind === 'level' && holds(spec.condition.op, tick.last, Number(spec.condition.price)) };
   }
 
@@ -144,8 +139,10 @@ export class AlertService {
   }
 
   /** The dispatcher found the chat unreachable: its rules are paused in the database, so stop evaluating them. */
-  pauseChat(chatId: number): void {
-    for (const [ruleId, owner] of this.chatOfRule) if (owner === chatId) this.forget(ruleId);
+  async pauseChat(chatId: number): Promise<void> {
+    const paused = await this.db().alertRule.findMany({ where: { chatId, state: 'paused' }, select: { id: true } });
+    for (const { id } of paused) this.forget(id);
+    for (const [id, meta] of this.watchMeta) if (meta.chatId === chatId) this.forget(id);
   }
 
   private db(): PrismaClient {
@@ -153,17 +150,26 @@ export class AlertService {
     return this.prisma;
   }
 
-  private track(ruleId: number, chatId: number, pair: string, condition: Parameters<typeof describeCondition>[0], note: string | undefined): void {
-    this.chatOfRule.set(ruleId, chatId);
-    this.meta.set(ruleId, { chatId, condition: describeCondition(condition, pair), ...(note ? { note } : {}) });
+  /** Puts a rule (or a watch) into the engine and keeps its pair streaming; idempotent per id. */
+  private run(rule: EngineRule): void {
+    this.engine.add(rule);
+    if (this.pairOfRule.has(rule.id)) return;
+    const key = `${rule.exchange}\u0000${rule.pair}`;
+    this.pairOfRule.set(rule.id, key);
+    const ref = this.pairRefs.get(key);
+    if (ref) ref.count++;
+    else this.pairRefs.set(key, { count: 1, release: this.opts.hub.subscribe(rule.exchange, rule.pair) });
   }
 
   private forget(ruleId: number): void {
     this.engine.remove(ruleId);
-    this.releases.get(ruleId)?.();
-    this.releases.delete(ruleId);
-    this.chatOfRule.delete(ruleId);
-    this.meta.delete(ruleId);
+    const key = this.pairOfRule.get(ruleId);
+    this.pairOfRule.delete(ruleId);
+    const ref = key === undefined ? undefined : this.pairRefs.get(key);
+    if (ref && --ref.count === 0) {
+      this.pairRefs.delete(key!);
+      ref.release();
+    }
     this.watchMeta.delete(ruleId);
     this.unreferenced.delete(ruleId);
   }
@@ -175,28 +181,18 @@ export class AlertService {
     if (all.length === 0) return;
     const firings = all.filter((f) => !isWatchRuleId(f.ruleId));
     const watchFirings = all.filter((f) => isWatchRuleId(f.ruleId)).flatMap((f) => this.toWatchFiring(f));
-    const notifications = firings.flatMap((f) => this.toNotification(f));
     for (const f of firings) if (f.final) this.forget(f.ruleId);
     // One writer, in tick order: a later firing of the same rule must not commit before an earlier one.
-    this.writes = this.writes.then(() => this.persist(firings, notifications, watchFirings));
-  }
-
-  private toNotification(f: Firing) {
-    const meta = this.meta.get(f.ruleId);
-    if (!meta) return [];
-    const payload: AlertPayload = {
-      kind: 'alert', ruleId: f.ruleId, exchange: f.exchange, pair: f.pair, condition: meta.condition, price: f.price,
-      at: f.at, source: f.source, final: f.final, ...(meta.note ? { note: meta.note } : {}),
-    };
-    return [{ chatId: meta.chatId, ruleId: f.ruleId, dedupeKey: `rule:${f.ruleId}:fire:${f.state.fireCount}`, text: renderAlertMessage(payload), payload }];
+    this.writes = this.writes.then(() => this.persist(firings, watchFirings));
   }
 
   /** Retries until the database takes it: the firing already happened in memory and must not be lost. */
-  private async persist(firings: Firing[], notifications: ReturnType<AlertService['toNotification']>, watchFirings: WatchFiring[] = []): Promise<void> {
+  private async persist(firings: Firing[], watchFirings: WatchFiring[] = []): Promise<void> {
     const prisma = this.db();
     for (let attempt = 0; ; attempt++) {
       try {
         await prisma.$transaction(async (tx) => {
+          const notifications = await ruleNotifications(tx, firings);
           for (const f of firings) await recordFiring(tx, f.ruleId, f.state, f.final, f.price);
           const watchRows: NewNotification[] = [];
           for (const w of watchFirings) if (await recordWatchFiring(tx, w.watchId, w.price, new Date(w.at))) watchRows.push(w.notification);
@@ -257,9 +253,7 @@ export class AlertService {
   /** Puts a watch into the engine and keeps its pair streaming; idempotent, so a threshold update reuses it. */
   private runWatch(row: Watch, rule: EngineRule): void {
     const id = rule.id;
-    this.engine.add(rule);
-    if (!this.releases.has(id)) this.releases.set(id, this.opts.hub.subscribe(row.exchange, row.pair));
-    this.chatOfRule.set(id, row.chatId);
+    this.run(rule);
     if (!this.watchMeta.has(id)) {
       const since = (row.lastNotifiedAt ?? row.createdAt).getTime();
       this.watchMeta.set(id, { chatId: row.chatId, reference: rule.state.referencePrice, since });
@@ -291,6 +285,28 @@ export class AlertService {
       this.unreferenced.delete(id);
     }
   }
+}
+
+/**
+ * The messages for a batch of rule firings, from the rules' rows (chat, note, wording). A rule deleted
+ * while its firing waited for the writer gets no message.
+ */
+async function ruleNotifications(tx: Db, firings: readonly Firing[]): Promise<NewNotification[]> {
+  if (firings.length === 0) return [];
+  const rows = await tx.alertRule.findMany({
+    where: { id: { in: firings.map((f) => f.ruleId) }, state: { not: 'deleted' } },
+    select: { id: true, chatId: true, note: true, pair: true, kind: true, op: true, threshold: true, windowSec: true },
+  });
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  return firings.flatMap((f) => {
+    const row = byId.get(f.ruleId);
+    if (!row) return [];
+    const payload: AlertPayload = {
+      kind: 'alert', ruleId: f.ruleId, exchange: f.exchange, pair: f.pair, condition: describeCondition(columnsToCondition(row), row.pair),
+      price: f.price, at: f.at, source: f.source, final: f.final, ...(row.note ? { note: row.note } : {}),
+    };
+    return [{ chatId: row.chatId, ruleId: f.ruleId, dedupeKey: `rule:${f.ruleId}:fire:${f.state.fireCount}`, text: renderAlertMessage(payload), payload }];
+  });
 }
 
 function holds(op: '>' | '>=' | '<' | '<=', price: number, level: number): boolean {

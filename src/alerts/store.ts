@@ -31,7 +31,27 @@ export function conditionToColumns(c: RuleCondition): RuleColumns {
   }
 }
 
-export function columnsToCondition(row: Pick<AlertRule, 'id' | 'kind' | 'op' | 'threshold' | 'windowSec'>): RuleCondition {
+/** The columns a rule is rebuilt from; decimals may be Prisma Decimals or their text (raw queries). */
+export interface RuleRow {
+  id: number;
+  exchange: string;
+  pair: string;
+  kind: AlertRule['kind'];
+  op: string;
+  threshold: { toString(): string };
+  windowSec: number | null;
+  repeat: AlertRule['repeat'];
+  cooldownSec: number | null;
+  expiresAt: Date | null;
+  armed: boolean;
+  wentBack: boolean;
+  side: AlertRule['side'];
+  referencePrice: { toString(): string } | null;
+  lastFiredAt: Date | null;
+  fireCount: number;
+}
+
+export function columnsToCondition(row: Pick<RuleRow, 'id' | 'kind' | 'op' | 'threshold' | 'windowSec'>): RuleCondition {
   const value = row.threshold.toString();
   const direction = (): MoveDirection => {
     const d = OP_DIRECTION.get(row.op);
@@ -52,10 +72,10 @@ export function columnsToCondition(row: Pick<AlertRule, 'id' | 'kind' | 'op' | '
   }
 }
 
-const toNumber = (d: Prisma.Decimal | null): number | undefined => (d === null ? undefined : Number(d.toString()));
+const toNumber = (d: { toString(): string } | null): number | undefined => (d === null ? undefined : Number(d.toString()));
 const toDecimal = (n: number | undefined): Prisma.Decimal | null => (n === undefined ? null : new Prisma.Decimal(n.toString()));
 
-export function rowToEngineRule(row: AlertRule): EngineRule {
+export function rowToEngineRule(row: RuleRow): EngineRule {
   const state: RuleRuntimeState = { armed: row.armed, fireCount: row.fireCount };
   const reference = toNumber(row.referencePrice);
   if (reference !== undefined) state.referencePrice = reference;
@@ -149,15 +169,20 @@ export async function deleteAllChatRules(db: Db, chatId: number): Promise<AlertR
  * Every active rule that has not expired, paged by id so a million rules load in bounded memory chunks
  * rather than one giant result set.
  */
-export async function loadActiveRules(db: Db, now: Date, pageSize = 20_000): Promise<EngineRule[]> {
+export async function loadActiveRules(db: Db, now: Date, pageSize = 50_000): Promise<EngineRule[]> {
   const rules: EngineRule[] = [];
   let after = 0;
   for (;;) {
-    const page = await db.alertRule.findMany({
-      where: { state: 'active', id: { gt: after }, OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] },
-      orderBy: { id: 'asc' },
-      take: pageSize,
-    });
+    // Raw SQL with decimals as text: the ORM's Decimal objects and full rows cost ~10× more at a million rules.
+    const page = await db.$queryRaw<RuleRow[]>`
+      SELECT id, exchange, pair, kind::text AS kind, op, threshold::text AS threshold, window_sec AS "windowSec",
+             repeat::text AS repeat, cooldown_sec AS "cooldownSec", expires_at AS "expiresAt", armed,
+             went_back AS "wentBack", side::text AS side, reference_price::text AS "referencePrice",
+             last_fired_at AS "lastFiredAt", fire_count AS "fireCount"
+        FROM alert_rules
+       WHERE state = 'active' AND id > ${after} AND (expires_at IS NULL OR expires_at > ${now})
+       ORDER BY id
+       LIMIT ${pageSize}`;
     for (const row of page) rules.push(rowToEngineRule(row));
     if (page.length < pageSize) return rules;
     after = page[page.length - 1]!.id;

@@ -54,7 +54,7 @@ describe.each(engines)('alerts end to end on $name', ({ open }) => {
     hub = new MarketHub({ feeds: [feed], log, now: () => clock });
     front = new RecordingFront();
     service = new AlertService({ hub, log, maxRulesPerChat: 3, now: () => clock, onEnqueued: () => dispatcher.wake() });
-    dispatcher = new Dispatcher({ prisma: db.prisma, fronts: new Map([['console', front]]), log, now: () => clock, idleMs: 50, onChatUnreachable: (id) => service.pauseChat(id) });
+    dispatcher = new Dispatcher({ prisma: db.prisma, fronts: new Map([['console', front]]), log, now: () => clock, idleMs: 50, onChatUnreachable: (id) => void service.pauseChat(id) });
     await service.start(db.prisma);
     await dispatcher.start();
   }
@@ -157,7 +157,7 @@ describe.each(engines)('alerts end to end on $name', ({ open }) => {
     await expect.poll(async () => (await db.prisma.chat.findFirst())?.active, { timeout: 5_000 }).toBe(false);
     expect(await db.prisma.notification.findFirst()).toMatchObject({ status: 'failed', error: '403 bot was blocked by the user' });
     expect(await db.prisma.alertRule.findUnique({ where: { id: b.rule.id } })).toMatchObject({ state: 'paused' });
-    expect(service.engine.get(b.rule.id)).toBeUndefined();
+    await expect.poll(() => service.engine.get(b.rule.id), { timeout: 5_000 }).toBeUndefined();
     expect(a.rule.id).toBeLessThan(b.rule.id);
   });
 

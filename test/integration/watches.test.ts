@@ -185,7 +185,7 @@ describe.each(engines)('watchlist on $name', ({ open }) => {
     const chatRow = await db.prisma.chat.findFirstOrThrow();
     // what the dispatcher does on a 403
     await db.prisma.chat.update({ where: { id: chatRow.id }, data: { active: false } });
-    service.pauseChat(chatRow.id);
+    await service.pauseChat(chatRow.id);
     expect(service.engine.get(watchRuleId(eth.watch.id))).toBeUndefined();
     expect(binance.removed).toEqual(['ETH/USDT']);
 
