@@ -19,6 +19,8 @@ import { TelegramFront } from './chat/telegram.js';
 import { Metrics } from './http/metrics.js';
 import { AlertService } from './alerts/service.js';
 import { Dispatcher } from './delivery/dispatcher.js';
+import { RateLimiter } from './delivery/limits.js';
+import { listenForOutbox } from './delivery/listen.js';
 
 /** Everything the app touches from the outside world; tests replace any of it. */
 export interface AppDeps {
@@ -74,6 +76,8 @@ export function createApp(config: Config, deps: AppDeps): App {
   // database still gets its messages.
   const frontsByPlatform = new Map<ChatFront['platform'], ChatFront>();
   let dispatcher: Dispatcher | undefined;
+  // one budget per platform for everything the process sends (the fronts' replies will draw from it too)
+  const limiter = new RateLimiter();
   const alertService = new AlertService({ hub, log, now, maxRulesPerChat: config.maxRulesPerChat, onEnqueued: () => dispatcher?.wake() });
   const gapFiller = new GapFiller({
     hub,
@@ -142,6 +146,9 @@ export function createApp(config: Config, deps: AppDeps): App {
       fronts: frontsByPlatform,
       log,
       now,
+      limiter,
+      // on a server, a NOTIFY after each commit wakes every instance, not just this one
+      ...(opened.engine === 'postgres' && config.databaseUrl ? { listen: listenForOutbox(config.databaseUrl, { log }) } : {}),
       onChatUnreachable: (chatId) => {
         alertService.pauseChat(chatId).catch((err: unknown) => log.warn({ mod: 'alerts', chatId, err: describeError(err) }, 'could not pause the rules of an unreachable chat'));
       },

@@ -1,61 +1,151 @@
 import type { PrismaClient } from '../generated/prisma/client.js';
 import type { ChatFront, DeliveryOutcome } from '../chat/front.js';
 import { describeError } from '../errors.js';
-import { sleep } from '../lib/abort.js';
+import { sleep as realSleep } from '../lib/abort.js';
 import { nextDelay } from '../lib/backoff.js';
 import type { Logger } from '../log.js';
-import { claimDue, markFailed, markRetry, markSent, requeueInFlight, type ClaimedNotification } from './outbox.js';
+import { RateLimiter, type Platform } from './limits.js';
+import { claimDue, markFailed, markRetry, markSent, nextDueAt, release, requeueInFlight, type ClaimedNotification } from './outbox.js';
 
 export interface DispatcherOptions {
   prisma: PrismaClient;
-  fronts: ReadonlyMap<ClaimedNotification['platform'], ChatFront>;
+  fronts: ReadonlyMap<Platform, ChatFront>;
   log: Logger;
   now?: () => number;
-  /** rows claimed per round */
+  /** every wait of the dispatcher goes through this (tests pass one that moves a fake clock) */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** the send limits; pass the instance the fronts use for command replies, so both draw from one budget */
+  limiter?: RateLimiter;
+  /** a round claims the chats of this many oldest due rows, with all their due rows (see claimDue) */
   batch?: number;
-  /** safety net: look for due rows this often even without a wake-up (retries come due on their own) */
+  /** chats sent to at once (sends to one chat stay in order, one after another) */
+  concurrency?: number;
+  /** safety net: look for due rows this often even without a wake-up */
   idleMs?: number;
   /** give up on a row after this many attempts (network trouble for ~a day at the 30 min cap) */
   maxAttempts?: number;
   /** told when a chat turned out unreachable, so its rules leave the engine too */
   onChatUnreachable?: (chatId: number) => void;
+  /**
+   * Subscribes to new-row notifications from other processes (Postgres LISTEN, see listen.ts); resolves
+   * once listening, to a function that unsubscribes. Rows enqueued in this process wake it via wake().
+   */
+  listen?: (onNotify: () => void) => Promise<() => Promise<void>>;
+}
+
+/** One message to send and the rows it carries; `completes` are the rows whose last part it is. */
+export interface OutgoingMessage<T> {
+  text: string;
+  rows: T[];
+  completes: T[];
+  /** a row this message carries only some parts of: how many of its parts are out once it is accepted */
+  partial?: { row: T; parts: number };
+}
+
+/**
+ * Packs the texts of one chat's due rows, in order, into as few messages as fit `maxChars`, a blank line
+ * between them. A text longer than a message is split at paragraph, line or word breaks; its row
+ * counts as sent only with its last part. `partsSent` skips the parts of a row that already went out
+ * before the chat had to wait, so a long text makes progress however its parts fall on the limits.
+ */
+export function coalesce<T extends { text: string }>(rows: readonly T[], maxChars: number, partsSent: (row: T) => number = () => 0): OutgoingMessage<T>[] {
+  const messages: OutgoingMessage<T>[] = [];
+  let current: OutgoingMessage<T> | undefined;
+  for (const row of rows) {
+    const parts = splitText(row.text, maxChars);
+    for (let i = Math.min(partsSent(row), parts.length - 1); i < parts.length; i++) {
+      const part = parts[i]!;
+      if (current && current.text.length + 2 + part.length <= maxChars) current.text += `\n\n${part}`;
+      else messages.push((current = { text: part, rows: [], completes: [] }));
+      if (current.rows[current.rows.length - 1] !== row) current.rows.push(row);
+      if (i === parts.length - 1) {
+        current.completes.push(row);
+        delete current.partial;
+      } else current.partial = { row, parts: i + 1 };
+    }
+  }
+  return messages;
+}
+
+function splitText(text: string, maxChars: number): string[] {
+  const parts: string[] = [];
+  let rest = text;
+  while (rest.length > maxChars) {
+    const window = rest.slice(0, maxChars);
+    // Prefer a break in the later half, so no part is needlessly short.
+    const floor = Math.floor(maxChars / 2);
+    let cut = [window.lastIndexOf('\n\n'), window.lastIndexOf('\n'), window.lastIndexOf(' ')].find((i) => i >= floor) ?? maxChars;
+    // never between the two halves of a surrogate pair (an emoji would turn into two broken characters)
+    if (cut === maxChars && isHighSurrogate(rest.charCodeAt(cut - 1))) cut--;
+    parts.push(rest.slice(0, cut).trimEnd());
+    rest = rest.slice(cut).replace(/^\s+/, '');
+  }
+  if (rest.length > 0 || parts.length === 0) parts.push(rest);
+  return parts;
+}
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
 }
 
 /**
  * Drains the outbox through the chat fronts. It owns every retry and wait: a front only reports what
  * happened (DeliveryOutcome), and the row records attempts and the next attempt time, so a restart
- * carries on where the last process stopped.
+ * carries on where the last process stopped. Every send first takes a token from the limiter; a chat
+ * that must wait has its rows put back with the time it may send again, and a platform out of tokens is
+ * left out of the claims, so waiting never spins and never holds rows.
  */
 export class Dispatcher {
+  readonly limiter: RateLimiter;
   private readonly log: Logger;
   private readonly now: () => number;
+  private readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
   private readonly stopping = new AbortController();
-  private wakeUp: (() => void) | undefined;
+  private idleWait: AbortController | undefined;
   private pendingWake = false;
   private loop: Promise<void> | undefined;
+  private unlisten: (() => Promise<void>) | undefined;
   private readonly missingFront = new Set<string>();
+  /** rows whose outcome could not be written (database trouble): put back on the next round */
+  private stranded: bigint[] = [];
+  /** parts already sent of texts too long for one message, by row, while their rows wait for the rest */
+  private readonly partsSent = new Map<bigint, number>();
 
   constructor(private readonly opts: DispatcherOptions) {
     this.log = opts.log.child({ mod: 'dispatcher' });
     this.now = opts.now ?? Date.now;
+    this.sleep = opts.sleep ?? realSleep;
+    this.limiter = opts.limiter ?? new RateLimiter();
   }
 
   async start(): Promise<void> {
     const requeued = await requeueInFlight(this.opts.prisma);
     if (requeued) this.log.warn({ requeued }, 'notifications left in flight by the last run will be sent again');
+    if (this.opts.listen) {
+      try {
+        this.unlisten = await this.opts.listen(() => this.wake());
+      } catch (err) {
+        this.log.warn({ err: describeError(err), idleMs: this.idleMs() }, 'cannot listen for new notifications; rows from other processes are picked up by the idle check');
+      }
+    }
     this.loop = this.run();
   }
 
   async stop(): Promise<void> {
     this.stopping.abort(new Error('dispatcher stopping'));
-    this.wakeUp?.();
+    this.idleWait?.abort();
     await this.loop;
+    await this.unlisten?.().catch((err: unknown) => this.log.warn({ err: describeError(err) }, 'could not stop listening'));
   }
 
   /** New rows were committed: send them now rather than at the next idle check. */
   wake(): void {
     this.pendingWake = true;
-    this.wakeUp?.();
+    this.idleWait?.abort();
+  }
+
+  private idleMs(): number {
+    return this.opts.idleMs ?? 1_000;
   }
 
   private async run(): Promise<void> {
@@ -63,87 +153,173 @@ export class Dispatcher {
     let failures = 0;
     while (!signal.aborted) {
       this.pendingWake = false;
-      let claimed: ClaimedNotification[] = [];
+      let skipped: Platform[] = [];
+      let claimed = 0;
       try {
-        claimed = await claimDue(this.opts.prisma, this.opts.batch ?? 50, new Date(this.now()));
-        for (const row of claimed) {
-          if (signal.aborted) {
-            await markRetry(this.opts.prisma, row.id, new Date(this.now()), 'shutdown before sending');
-            continue;
-          }
-          await this.deliver(row);
+        if (this.stranded.length) {
+          await markRetry(this.opts.prisma, this.stranded, new Date(this.now()), 'outcome not recorded (database error)');
+          this.stranded = [];
         }
+        const now = this.now();
+        skipped = [...this.opts.fronts.keys()].filter((p) => this.limiter.platformWait(p, now) > 0);
+        const rows = await claimDue(this.opts.prisma, this.opts.batch ?? 100, new Date(now), { skipPlatforms: skipped });
+        claimed = rows.length;
+        if (claimed) await this.deliverAll(rows);
         failures = 0;
       } catch (err) {
         const delayMs = nextDelay(failures++, { baseMs: 500, capMs: 30_000 });
         this.log.error({ err: describeError(err), delayMs }, 'outbox round failed; retrying');
-        await sleep(delayMs, signal).catch(() => undefined);
+        await this.sleep(delayMs, signal).catch(() => undefined);
         continue;
       }
-      if (claimed.length > 0 || this.pendingWake) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.opts.idleMs ?? 1_000);
-        this.wakeUp = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wakeUp = undefined;
+      if (claimed > 0 || this.pendingWake) continue;
+      await this.idle(skipped);
     }
   }
 
-  private async deliver(row: ClaimedNotification): Promise<void> {
-    const db = this.opts.prisma;
-    const front = this.opts.fronts.get(row.platform);
-    if (!front) {
-      if (!this.missingFront.has(row.platform)) {
-        this.missingFront.add(row.platform);
-        this.log.warn({ platform: row.platform }, `no ${row.platform} front is running; its messages wait in the outbox`);
-      }
-      await markRetry(db, row.id, new Date(this.now() + 60_000), `${row.platform} front not running`);
-      return;
-    }
-    let outcome: DeliveryOutcome;
+  /** Sleeps until the next row comes due, a skipped platform has tokens again, a wake-up, or idleMs. */
+  private async idle(skipped: readonly Platform[]): Promise<void> {
+    const now = this.now();
+    let until = now + this.idleMs();
+    for (const p of skipped) until = Math.min(until, now + this.limiter.platformWait(p, now));
     try {
-      outcome = await front.send(row.externalId, row.text);
+      const due = await nextDueAt(this.opts.prisma, new Date(now));
+      if (due) until = Math.min(until, due.getTime());
     } catch (err) {
-      outcome = { ok: false, reason: 'transient', error: describeError(err) }; // a front broke its promise not to throw
+      this.log.debug({ err: describeError(err) }, 'could not look up the next due row; waiting the idle interval');
     }
-    if (outcome.ok) {
-      await markSent(db, row.id, new Date(this.now()));
+    if (this.pendingWake || this.stopping.signal.aborted) return;
+    const wait = (this.idleWait = new AbortController());
+    await this.sleep(Math.max(1, until - now), AbortSignal.any([this.stopping.signal, wait.signal])).catch(() => undefined);
+    this.idleWait = undefined;
+  }
+
+  /** One chat's rows in order, one message after another; different chats side by side. */
+  private async deliverAll(rows: readonly ClaimedNotification[]): Promise<void> {
+    const byChat = new Map<number, ClaimedNotification[]>();
+    for (const row of rows) {
+      const list = byChat.get(row.chatId);
+      if (list) list.push(row);
+      else byChat.set(row.chatId, [row]);
+    }
+    const chats = [...byChat.values()];
+    let next = 0;
+    let firstError: { err: unknown } | undefined;
+    const worker = async (): Promise<void> => {
+      for (let chat = chats[next++]; chat; chat = chats[next++]) {
+        // Keep going after a failure: every claimed row must end up written or stranded, never left in flight.
+        await this.deliverChat(chat).catch((err: unknown) => void (firstError ??= { err }));
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.opts.concurrency ?? 8, chats.length) }, worker));
+    if (firstError) throw firstError.err;
+  }
+
+  private async deliverChat(rows: ClaimedNotification[]): Promise<void> {
+    const open = new Set(rows);
+    try {
+      await this.deliverChatRows(rows, open);
+    } catch (err) {
+      for (const row of open) this.stranded.push(row.id);
+      throw err;
+    }
+  }
+
+  /** `open` holds the rows whose outcome is not written yet; each write removes its rows. */
+  private async deliverChatRows(rows: ClaimedNotification[], open: Set<ClaimedNotification>): Promise<void> {
+    const db = this.opts.prisma;
+    const { platform, externalId: chat, kind, chatId } = rows[0]!;
+    const settle = async (done: readonly ClaimedNotification[], write: (ids: bigint[]) => Promise<unknown>, final = false): Promise<void> => {
+      const ids = done.filter((r) => open.has(r)).map((r) => r.id);
+      if (ids.length) await write(ids);
+      for (const r of done) {
+        open.delete(r);
+        if (final) this.partsSent.delete(r.id);
+      }
+    };
+    const front = this.opts.fronts.get(platform);
+    if (!front) {
+      if (!this.missingFront.has(platform)) {
+        this.missingFront.add(platform);
+        this.log.warn({ platform }, `no ${platform} front is running; its messages wait in the outbox`);
+      }
+      await settle(rows, (ids) => release(db, ids, new Date(this.now() + 60_000)));
       return;
     }
-    const ctx = { id: row.id.toString(), platform: row.platform, chat: row.externalId, attempts: row.attempts, reason: outcome.reason, error: outcome.error };
-    switch (outcome.reason) {
-      case 'rate_limited':
-        await markRetry(db, row.id, new Date(this.now() + outcome.retryAfterMs), outcome.error);
+    const maxChars = this.limiter.policy(platform).maxChars;
+    const queue = coalesce(rows, maxChars, (r) => this.partsSent.get(r.id) ?? 0);
+    for (let msg = queue.shift(); msg; msg = queue.shift()) {
+      if (this.stopping.signal.aborted) break;
+      if (!msg.rows.some((r) => open.has(r))) continue; // the rest of a text whose row already failed
+      const waitMs = this.limiter.reserve(platform, chat, kind, this.now());
+      if (waitMs > 0) {
+        await settle([...open], (ids) => release(db, ids, new Date(this.now() + waitMs)));
         return;
-      case 'transient': {
-        if (row.attempts >= (this.opts.maxAttempts ?? 60)) {
-          this.log.error(ctx, 'giving up on a notification after repeated failures');
-          await markFailed(db, row.id, outcome.error);
+      }
+      let outcome: DeliveryOutcome;
+      try {
+        outcome = await front.send(chat, msg.text);
+      } catch (err) {
+        outcome = { ok: false, reason: 'transient', error: describeError(err) }; // a front broke its promise not to throw
+      }
+      if (outcome.ok) {
+        if (msg.partial) this.partsSent.set(msg.partial.row.id, msg.partial.parts);
+        await settle(msg.completes, (ids) => markSent(db, ids, new Date(this.now())), true);
+        continue;
+      }
+      const tried = msg.rows;
+      const untried = [...open].filter((r) => !tried.includes(r));
+      const ctx = { platform, chat, rows: tried.length, attempts: Math.max(...tried.map((r) => r.attempts)), reason: outcome.reason, error: outcome.error };
+      switch (outcome.reason) {
+        case 'rate_limited': {
+          const until = this.now() + outcome.retryAfterMs;
+          this.limiter.pause(platform, outcome.global ? null : chat, until);
+          this.log.warn({ ...ctx, retryAfterMs: outcome.retryAfterMs, global: outcome.global === true }, outcome.global ? `${platform} rate limit hit; pausing the platform` : 'chat rate limit hit; pausing it');
+          await settle(tried, (ids) => markRetry(db, ids, new Date(until), outcome.error));
+          await settle(untried, (ids) => release(db, ids, new Date(until)));
           return;
         }
-        const delayMs = nextDelay(row.attempts - 1, { baseMs: 1_000, capMs: 30 * 60_000 });
-        this.log.warn({ ...ctx, delayMs }, 'send failed; will retry');
-        await markRetry(db, row.id, new Date(this.now() + delayMs), outcome.error);
-        return;
+        case 'transient': {
+          const maxAttempts = this.opts.maxAttempts ?? 60;
+          const spent = tried.filter((r) => r.attempts >= maxAttempts);
+          if (spent.length) {
+            this.log.error({ ...ctx, rows: spent.length }, 'giving up on notifications after repeated failures');
+            await settle(spent, (ids) => markFailed(db, ids, outcome.error), true);
+          }
+          const delayMs = nextDelay(ctx.attempts - 1, { baseMs: 1_000, capMs: 30 * 60_000 });
+          const at = new Date(this.now() + delayMs);
+          this.log.warn({ ...ctx, delayMs }, 'send failed; will retry');
+          await settle(tried, (ids) => markRetry(db, ids, at, outcome.error));
+          // the chat's later rows wait with them, so they cannot overtake the ones being retried
+          await settle(untried, (ids) => release(db, ids, at));
+          return;
+        }
+        case 'forbidden':
+        case 'not_found':
+          // The chat is gone for us (blocked, kicked, deleted): stop sending there and pause its rules.
+          await db.$transaction([
+            db.notification.updateMany({ where: { id: { in: [...open].map((r) => r.id) } }, data: { status: 'failed', error: outcome.error } }),
+            db.chat.update({ where: { id: chatId }, data: { active: false } }),
+            db.alertRule.updateMany({ where: { chatId, state: 'active' }, data: { state: 'paused' } }),
+          ]);
+          for (const r of open) this.partsSent.delete(r.id);
+          open.clear();
+          this.log.warn(ctx, 'chat unreachable; marked inactive and its rules paused');
+          this.opts.onChatUnreachable?.(chatId);
+          return;
+        case 'permanent':
+          if (tried.length > 1) {
+            // One bad text must not sink the alerts packed with it: send them one by one to find it.
+            queue.unshift(...tried.flatMap((r) => coalesce([r], maxChars, (x) => this.partsSent.get(x.id) ?? 0)));
+            this.log.warn(ctx, 'combined message refused; sending its notifications one by one');
+            continue;
+          }
+          this.log.error(ctx, 'notification refused for good');
+          await settle(tried, (ids) => markFailed(db, ids, outcome.error), true);
+          continue;
       }
-      case 'forbidden':
-      case 'not_found':
-        // The chat is gone for us (blocked, kicked, deleted): stop sending there and pause its rules.
-        await db.$transaction([
-          db.notification.update({ where: { id: row.id }, data: { status: 'failed', error: outcome.error } }),
-          db.chat.update({ where: { id: row.chatId }, data: { active: false } }),
-          db.alertRule.updateMany({ where: { chatId: row.chatId, state: 'active' }, data: { state: 'paused' } }),
-        ]);
-        this.log.warn(ctx, 'chat unreachable; marked inactive and its rules paused');
-        this.opts.onChatUnreachable?.(row.chatId);
-        return;
-      case 'permanent':
-        this.log.error(ctx, 'notification refused for good');
-        await markFailed(db, row.id, outcome.error);
-        return;
     }
+    // stopping: whatever was not sent waits for the next run, without spending an attempt
+    await settle([...open], (ids) => release(db, ids, new Date(this.now())));
   }
 }

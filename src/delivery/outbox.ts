@@ -1,4 +1,6 @@
+import { Prisma } from '../generated/prisma/client.js';
 import type { Db } from '../db/types.js';
+import type { ChatKind, Platform } from './limits.js';
 import type { NewNotification } from './notification.js';
 
 /**
@@ -7,10 +9,15 @@ import type { NewNotification } from './notification.js';
  * sent only after the platform accepted the message.
  */
 
+/** The channel enqueue notifies on commit, so a dispatcher in another process wakes for new rows. */
+export const OUTBOX_CHANNEL = 'maxflash_outbox';
+
 export interface ClaimedNotification {
   id: bigint;
   chatId: number;
-  platform: 'telegram' | 'discord' | 'console';
+  platform: Platform;
+  /** the chat's kind decides its send limits */
+  kind: ChatKind;
   externalId: string;
   text: string;
   attempts: number;
@@ -23,36 +30,85 @@ export async function enqueue(db: Db, rows: readonly NewNotification[], now: Dat
     data: rows.map((r) => ({ chatId: r.chatId, ruleId: r.ruleId ?? null, dedupeKey: r.dedupeKey, text: r.text, payload: r.payload, nextAttemptAt: now, createdAt: now })),
     skipDuplicates: true,
   });
+  // Inside the caller's transaction Postgres holds the notification until commit (and drops it on
+  // rollback), so a listener never wakes for rows it cannot see yet.
+  if (result.count > 0) await db.$executeRawUnsafe(`NOTIFY ${OUTBOX_CHANNEL}`);
   return result.count;
 }
 
-/** Takes up to `limit` due rows of active chats, oldest first, and marks them in flight. */
-export async function claimDue(db: Db, limit: number, now: Date): Promise<ClaimedNotification[]> {
-  const rows = await db.$queryRaw<Array<{ id: bigint; chat_id: number; platform: ClaimedNotification['platform']; external_id: string; text: string; attempts: number }>>`
+export interface ClaimOptions {
+  /** leave these platforms' rows alone (their send limit is exhausted: claiming would only put them back) */
+  skipPlatforms?: readonly Platform[];
+  /** at most this many rows of one chat per claim (default 100: more would not leave before the next round anyway) */
+  perChat?: number;
+}
+
+/**
+ * Marks due rows of active chats in flight (one attempt more) and returns them, oldest first: the chats
+ * of the `limit` oldest due rows, with all their due rows (up to perChat each), so that what one chat
+ * has waiting leaves together as one message rather than split by where a row limit fell.
+ */
+export async function claimDue(db: Db, limit: number, now: Date, opts: ClaimOptions = {}): Promise<ClaimedNotification[]> {
+  const skip = opts.skipPlatforms?.length ? Prisma.sql`AND hc.platform::text NOT IN (${Prisma.join(opts.skipPlatforms)})` : Prisma.empty;
+  // The status and due checks are repeated where the rows are locked: a row another dispatcher claimed
+  // meanwhile is re-read there and dropped, while the window function (not allowed with FOR UPDATE)
+  // runs a level below.
+  const rows = await db.$queryRaw<Array<{ id: bigint; chat_id: number; platform: Platform; kind: ChatKind; external_id: string; text: string; attempts: number }>>`
     UPDATE notifications n
        SET status = 'sending', attempts = n.attempts + 1
       FROM chats c
      WHERE n.chat_id = c.id
        AND n.id IN (
-         SELECT q.id FROM notifications q JOIN chats qc ON qc.id = q.chat_id
-          WHERE q.status = 'pending' AND q.next_attempt_at <= ${now} AND qc.active
-          ORDER BY q.id
-          LIMIT ${limit}
-          FOR UPDATE OF q SKIP LOCKED)
-    RETURNING n.id, n.chat_id, c.platform::text AS platform, c.external_id, n.text, n.attempts`;
-  return rows.map((r) => ({ id: r.id, chatId: r.chat_id, platform: r.platform, externalId: r.external_id, text: r.text, attempts: r.attempts }));
+         SELECT l.id FROM notifications l
+          WHERE l.status = 'pending' AND l.next_attempt_at <= ${now}
+            AND l.id IN (
+              SELECT r.id FROM (
+                SELECT q.id, row_number() OVER (PARTITION BY q.chat_id ORDER BY q.id) AS k
+                  FROM notifications q
+                 WHERE q.status = 'pending' AND q.next_attempt_at <= ${now}
+                   AND q.chat_id IN (
+                     SELECT h.chat_id FROM notifications h JOIN chats hc ON hc.id = h.chat_id
+                      WHERE h.status = 'pending' AND h.next_attempt_at <= ${now} AND hc.active ${skip}
+                      ORDER BY h.id
+                      LIMIT ${limit})) r
+               WHERE r.k <= ${opts.perChat ?? 100})
+          FOR UPDATE SKIP LOCKED)
+    RETURNING n.id, n.chat_id, c.platform::text AS platform, c.kind::text AS kind, c.external_id, n.text, n.attempts`;
+  return rows
+    .map((r) => ({ id: r.id, chatId: r.chat_id, platform: r.platform, kind: r.kind, externalId: r.external_id, text: r.text, attempts: r.attempts }))
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)); // RETURNING keeps no order; coalescing needs oldest first
 }
 
-export function markSent(db: Db, id: bigint, at: Date) {
-  return db.notification.update({ where: { id }, data: { status: 'sent', sentAt: at, error: null } });
+/** When the next pending row of an active chat comes due after `after`, if any: the dispatcher sleeps until then. */
+export async function nextDueAt(db: Db, after: Date): Promise<Date | null> {
+  const found = await db.notification.findFirst({
+    where: { status: 'pending', nextAttemptAt: { gt: after }, chat: { active: true } },
+    orderBy: { nextAttemptAt: 'asc' },
+    select: { nextAttemptAt: true },
+  });
+  return found?.nextAttemptAt ?? null;
 }
 
-export function markRetry(db: Db, id: bigint, nextAttemptAt: Date, error: string) {
-  return db.notification.update({ where: { id }, data: { status: 'pending', nextAttemptAt, error } });
+export function markSent(db: Db, ids: readonly bigint[], at: Date) {
+  return db.notification.updateMany({ where: { id: { in: [...ids] } }, data: { status: 'sent', sentAt: at, error: null } });
 }
 
-export function markFailed(db: Db, id: bigint, error: string) {
-  return db.notification.update({ where: { id }, data: { status: 'failed', error } });
+/** A failed attempt: the rows go back to pending until `nextAttemptAt`, keeping the attempt claimDue counted. */
+export function markRetry(db: Db, ids: readonly bigint[], nextAttemptAt: Date, error: string) {
+  return db.notification.updateMany({ where: { id: { in: [...ids] } }, data: { status: 'pending', nextAttemptAt, error } });
+}
+
+/**
+ * Claimed rows that were never tried (their chat or platform had to wait for a send token, or the
+ * dispatcher is stopping) go back to pending, and the attempt claimDue counted is taken back: waiting
+ * for a turn must not use up a row's attempts.
+ */
+export function release(db: Db, ids: readonly bigint[], nextAttemptAt: Date) {
+  return db.notification.updateMany({ where: { id: { in: [...ids] } }, data: { status: 'pending', nextAttemptAt, attempts: { decrement: 1 } } });
+}
+
+export function markFailed(db: Db, ids: readonly bigint[], error: string) {
+  return db.notification.updateMany({ where: { id: { in: [...ids] } }, data: { status: 'failed', error } });
 }
 
 /**

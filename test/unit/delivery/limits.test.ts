@@ -1,0 +1,310 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_POLICIES, RateLimiter, type ChatKind, type Limit, type Platform, type Priority } from '../../../src/delivery/limits.js';
+
+const T0 = Date.UTC(2026, 10, 25, 12, 0, 0);
+
+/** The most grants any half-open window of `windowMs` holds (times ascending). */
+function busiestWindow(times: readonly number[], windowMs: number): number {
+  let most = 0;
+  for (let i = 0, j = 0; j < times.length; j++) {
+    while (times[j]! - times[i]! >= windowMs) i++;
+    most = Math.max(most, j - i + 1);
+  }
+  return most;
+}
+
+/**
+ * Checks grant times against one limit. A window limit: never more than `limit` (or, for alert traffic
+ * alone, `limit - replyHeadroom`) in any window. A bucket: n grants in a row span at least
+ * (n - burst)·interval — the token-bucket promise, which also bounds any window W by burst + W/interval.
+ */
+function violations(limit: Limit, all: readonly number[], alerts: readonly number[]): string[] {
+  const found: string[] = [];
+  if (limit.type === 'window') {
+    const most = busiestWindow(all, limit.windowMs);
+    if (most > limit.limit) found.push(`${most} sends in ${limit.windowMs} ms (limit ${limit.limit})`);
+    const mostAlerts = busiestWindow(alerts, limit.windowMs);
+    if (mostAlerts > limit.limit - limit.replyHeadroom) found.push(`${mostAlerts} alert sends in ${limit.windowMs} ms`);
+    return found;
+  }
+  const check = (times: readonly number[], burst: number, what: string) => {
+    for (let i = 0; i < times.length; i++) {
+      for (let j = i + burst; j < times.length; j++) {
+        if (times[j]! - times[i]! < (j - i - burst + 1) * limit.intervalMs) {
+          found.push(`${what}: ${j - i + 1} sends within ${times[j]! - times[i]!} ms`);
+          return;
+        }
+      }
+    }
+  };
+  check(all, limit.burst, 'all');
+  check(alerts, limit.burst - limit.replyHeadroom, 'alerts');
+  return found;
+}
+
+interface Grant {
+  platform: Platform;
+  chat: string;
+  kind: ChatKind;
+  priority: Priority;
+  at: number;
+}
+
+/** Every limit of every platform and chat the grants touched, checked over the whole schedule. */
+function allViolations(grants: readonly Grant[]): string[] {
+  const found: string[] = [];
+  const groups = new Map<string, { limits: readonly Limit[]; grants: Grant[] }>();
+  const add = (key: string, limits: readonly Limit[], g: Grant) => {
+    const entry = groups.get(key) ?? { limits, grants: [] };
+    entry.grants.push(g);
+    groups.set(key, entry);
+  };
+  for (const g of grants) {
+    add(g.platform, DEFAULT_POLICIES[g.platform].global, g);
+    add(`${g.platform}/${g.chat}`, DEFAULT_POLICIES[g.platform].chat[g.kind], g);
+  }
+  for (const [key, { limits, grants: list }] of groups) {
+    const all = list.map((g) => g.at);
+    const alerts = list.filter((g) => g.priority === 'alert').map((g) => g.at);
+    for (const limit of limits) for (const v of violations(limit, all, alerts)) found.push(`${key}: ${v}`);
+  }
+  return found;
+}
+
+/**
+ * Drives a limiter the way the dispatcher does: every pending request asks at the current time, and the
+ * clock then jumps to the earliest moment one of the refused ones may ask again (never a busy loop).
+ */
+function drain(limiter: RateLimiter, requests: Array<Omit<Grant, 'at'>>, start = T0): { grants: Grant[]; steps: number; end: number } {
+  let now = start;
+  let pending = requests;
+  const grants: Grant[] = [];
+  let steps = 0;
+  while (pending.length > 0) {
+    steps++;
+    let soonest = Number.POSITIVE_INFINITY;
+    const left: typeof pending = [];
+    for (const r of pending) {
+      const wait = limiter.reserve(r.platform, r.chat, r.kind, now, { priority: r.priority });
+      if (wait === 0) grants.push({ ...r, at: now });
+      else {
+        if (!(wait > 0)) throw new Error(`reserve returned ${wait}`);
+        soonest = Math.min(soonest, wait);
+        left.push(r);
+      }
+    }
+    pending = left;
+    if (pending.length) now += soonest;
+  }
+  return { grants, steps, end: now };
+}
+
+describe('RateLimiter', () => {
+  it('sends a burst to 10 000 private Telegram chats at the overall limit, never above it', () => {
+    const limiter = new RateLimiter();
+    const requests = Array.from({ length: 10_000 }, (_, i) => ({ platform: 'telegram' as const, chat: `u${i}`, kind: 'private' as const, priority: 'alert' as const }));
+    const { grants, end, steps } = drain(limiter, requests);
+    expect(grants).toHaveLength(10_000);
+    expect(busiestWindow(grants.map((g) => g.at), 1_000)).toBe(28); // 30/s, 2 of them kept for replies
+    expect(allViolations(grants)).toEqual([]);
+    // and no slower than the limit: 10 000 / 28 per second ≈ 357 s
+    expect(end - T0).toBeLessThanOrEqual(Math.ceil(10_000 / 28) * 1_000);
+    expect(steps).toBeLessThanOrEqual(Math.ceil(10_000 / 28) + 1); // one wake-up per window, not per request
+  });
+
+  it('lets a private chat burst briefly, then about one message a second', () => {
+    const limiter = new RateLimiter();
+    const times: number[] = [];
+    for (let now = T0; times.length < 10; ) {
+      const wait = limiter.reserve('telegram', 'u1', 'private', now);
+      if (wait === 0) times.push(now);
+      else now += wait;
+    }
+    expect(times.map((t) => t - T0)).toEqual([0, 0, 1_000, 2_000, 3_000, 4_000, 5_000, 6_000, 7_000, 8_000]);
+    // after a quiet spell the burst is back
+    expect(limiter.reserve('telegram', 'u1', 'private', T0 + 20_000)).toBe(0);
+    expect(limiter.reserve('telegram', 'u1', 'private', T0 + 20_000)).toBe(0);
+    expect(limiter.reserve('telegram', 'u1', 'private', T0 + 20_000)).toBe(1_000);
+  });
+
+  it('holds a group or channel to 20 messages a minute (18 for alerts)', () => {
+    for (const kind of ['group', 'channel'] as const) {
+      const limiter = new RateLimiter();
+      const requests = Array.from({ length: 60 }, () => ({ platform: 'telegram' as const, chat: 'g1', kind, priority: 'alert' as const }));
+      const times: number[] = [];
+      let now = T0;
+      for (const r of requests) {
+        for (;;) {
+          const wait = limiter.reserve(r.platform, r.chat, r.kind, now);
+          if (wait === 0) break;
+          now += wait;
+        }
+        times.push(now);
+      }
+      expect(busiestWindow(times, 60_000)).toBe(18);
+      expect(times.filter((t) => t < T0 + 60_000)).toHaveLength(18);
+      expect(times[18]).toBe(T0 + 60_000); // the 19th waits exactly until the first leaves the minute
+    }
+    // a reply still fits in the two places alerts leave free
+    const limiter = new RateLimiter();
+    let now = T0;
+    for (let sent = 0; sent < 18; now += 1_000) if (limiter.reserve('telegram', 'g1', 'group', now) === 0) sent++;
+    expect(limiter.reserve('telegram', 'g1', 'group', now)).toBe(T0 + 60_000 - now);
+    expect(limiter.reserve('telegram', 'g1', 'group', now, { priority: 'reply' })).toBe(0);
+    expect(limiter.reserve('telegram', 'g1', 'group', now + 1_000, { priority: 'reply' })).toBe(0);
+    expect(limiter.reserve('telegram', 'g1', 'group', now + 2_000, { priority: 'reply' })).toBe(T0 + 60_000 - now - 2_000);
+  });
+
+  it('holds Discord to 50 requests a second overall; the terminal is unlimited', () => {
+    const limiter = new RateLimiter();
+    const { grants } = drain(limiter, Array.from({ length: 500 }, (_, i) => ({ platform: 'discord' as const, chat: `c${i}`, kind: 'group' as const, priority: 'alert' as const })));
+    expect(busiestWindow(grants.map((g) => g.at), 1_000)).toBe(47);
+    expect(allViolations(grants)).toEqual([]);
+    for (let i = 0; i < 10_000; i++) expect(limiter.reserve('console', 'local', 'private', T0)).toBe(0);
+    expect(limiter.size()).toBe(500); // the console keeps no buckets
+  });
+
+  it('pauses a chat for exactly retry_after, and only that chat', () => {
+    const limiter = new RateLimiter();
+    limiter.pause('telegram', 'u1', T0 + 5_000);
+    expect(limiter.reserve('telegram', 'u1', 'private', T0)).toBe(5_000);
+    expect(limiter.reserve('telegram', 'u1', 'private', T0 + 4_999, { priority: 'reply' })).toBe(1);
+    expect(limiter.reserve('telegram', 'u2', 'private', T0)).toBe(0);
+    expect(limiter.reserve('telegram', 'u1', 'private', T0 + 5_000)).toBe(0);
+    // a shorter pause does not cut a longer one short
+    limiter.pause('telegram', 'u3', T0 + 10_000);
+    limiter.pause('telegram', 'u3', T0 + 2_000);
+    expect(limiter.reserve('telegram', 'u3', 'group', T0 + 2_000)).toBe(8_000);
+  });
+
+  it('pauses a whole platform on a global 429, and only that platform', () => {
+    const limiter = new RateLimiter();
+    limiter.pause('discord', null, T0 + 3_000);
+    expect(limiter.platformWait('discord', T0)).toBe(3_000);
+    expect(limiter.reserve('discord', 'c1', 'group', T0 + 1_000)).toBe(2_000);
+    expect(limiter.reserve('discord', 'c2', 'private', T0 + 2_500, { priority: 'reply' })).toBe(500);
+    expect(limiter.reserve('telegram', 'u1', 'private', T0)).toBe(0);
+    expect(limiter.reserve('discord', 'c1', 'group', T0 + 3_000)).toBe(0);
+    expect(limiter.platformWait('discord', T0 + 3_000)).toBe(0);
+  });
+
+  it('does not spend platform tokens on a chat that has to wait', () => {
+    const limiter = new RateLimiter();
+    limiter.pause('telegram', 'busy', T0 + 60_000);
+    for (let i = 0; i < 100; i++) expect(limiter.reserve('telegram', 'busy', 'private', T0)).toBeGreaterThan(0);
+    for (let i = 0; i < 28; i++) expect(limiter.reserve('telegram', `u${i}`, 'private', T0)).toBe(0);
+  });
+
+  it('sweeps idle chat buckets, but never one still limiting or paused', () => {
+    // no overall limit here, so every chat gets its token at once
+    const telegram = { ...DEFAULT_POLICIES.telegram, global: [] };
+    const limiter = new RateLimiter({ sweepEveryMs: Number.POSITIVE_INFINITY, policies: { telegram } });
+    for (let i = 0; i < 1_000; i++) limiter.reserve('telegram', `u${i}`, 'private', T0 + i);
+    limiter.reserve('telegram', 'g', 'group', T0);
+    limiter.pause('telegram', 'paused', T0 + 600_000);
+    expect(limiter.size()).toBe(1_002);
+    expect(limiter.sweep(T0 + 500)).toBe(0); // every bucket still has a token out
+    expect(limiter.sweep(T0 + 1_999)).toBe(1_000); // private buckets refill in a second; the group holds its minute
+    expect(limiter.size()).toBe(2);
+    expect(limiter.sweep(T0 + 60_000)).toBe(1);
+    expect(limiter.sweep(T0 + 600_000)).toBe(1);
+    expect(limiter.size()).toBe(0);
+  });
+
+  it('sweeps on its own as the clock moves, without changing any decision', () => {
+    const requests = Array.from({ length: 1_500 }, (_, i) => ({ platform: 'telegram' as const, chat: `u${i % 300}`, kind: (i % 7 === 0 ? 'group' : 'private') as ChatKind, priority: 'alert' as const }));
+    const eager = new RateLimiter({ sweepEveryMs: 0 });
+    const never = new RateLimiter({ sweepEveryMs: Number.POSITIVE_INFINITY });
+    expect(drain(eager, requests).grants).toEqual(drain(never, requests).grants);
+    expect(eager.size()).toBeLessThan(never.size());
+  });
+
+  it('lets a reply go ahead of alert traffic that has used up its share', () => {
+    const limiter = new RateLimiter();
+    for (let i = 0; i < 28; i++) expect(limiter.reserve('telegram', `u${i}`, 'private', T0)).toBe(0);
+    expect(limiter.reserve('telegram', 'waiting-user', 'private', T0)).toBe(1_000);
+    expect(limiter.reserve('telegram', 'waiting-user', 'private', T0 + 10, { priority: 'reply' })).toBe(0);
+    expect(limiter.reserve('telegram', 'other-user', 'private', T0 + 20, { priority: 'reply' })).toBe(0);
+    // the platform's own limit binds replies too
+    expect(limiter.reserve('telegram', 'third-user', 'private', T0 + 30, { priority: 'reply' })).toBe(970);
+    // in a chat flooded with alerts, the user's answer still goes at once
+    expect(limiter.reserve('telegram', 'u0', 'private', T0 + 1_000)).toBe(0);
+    expect(limiter.reserve('telegram', 'u0', 'private', T0 + 1_000)).toBe(0);
+    expect(limiter.reserve('telegram', 'u0', 'private', T0 + 1_000)).toBe(1_000);
+    expect(limiter.reserve('telegram', 'u0', 'private', T0 + 1_000, { priority: 'reply' })).toBe(0);
+  });
+
+  it('never lets any window exceed any limit, for random request streams', () => {
+    const kinds: ChatKind[] = ['private', 'private', 'private', 'group', 'group', 'channel', 'private', 'group', 'channel'];
+    const arrival = fc.record({
+      dt: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 50 }), fc.integer({ min: 0, max: 5_000 })),
+      platform: fc.constantFrom<Platform>('telegram', 'discord'),
+      chat: fc.integer({ min: 0, max: kinds.length - 1 }),
+      /** several messages at once, so the platform limits are reached too */
+      count: fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 60 })),
+      priority: fc.constantFrom<Priority>('alert', 'alert', 'reply'),
+      pause: fc.option(fc.record({ global: fc.boolean(), ms: fc.integer({ min: 1, max: 30_000 }) }), { freq: 10 }),
+    });
+    fc.assert(
+      fc.property(fc.array(arrival, { maxLength: 120 }), fc.constantFrom(0, 1_000, Number.POSITIVE_INFINITY), (arrivals, sweepEveryMs) => {
+        const limiter = new RateLimiter({ sweepEveryMs });
+        const pausedUntil = new Map<string, number>();
+        const grants: Grant[] = [];
+        // Refused requests ask again exactly when told, like the dispatcher: that lands on every boundary.
+        type Ask = Omit<Grant, 'at'> & { at: number; pause: (typeof arrivals)[number]['pause'] };
+        const queue: Ask[] = [];
+        let t = T0;
+        for (const a of arrivals) {
+          t += a.dt;
+          for (let i = 0; i < a.count; i++) queue.push({ platform: a.platform, chat: `c${a.chat}`, kind: kinds[a.chat]!, priority: a.priority, at: t, pause: i === 0 ? a.pause : null });
+        }
+        for (let steps = 0; queue.length > 0; steps++) {
+          if (steps > 100_000) throw new Error('requests never got through');
+          let next = 0;
+          queue.forEach((q, i) => {
+            if (q.at < queue[next]!.at) next = i;
+          });
+          const ask = queue.splice(next, 1)[0]!;
+          const now = ask.at;
+          if (ask.pause) {
+            const key = ask.pause.global ? ask.platform : `${ask.platform}/${ask.chat}`;
+            limiter.pause(ask.platform, ask.pause.global ? null : ask.chat, now + ask.pause.ms);
+            pausedUntil.set(key, Math.max(pausedUntil.get(key) ?? 0, now + ask.pause.ms));
+          }
+          const wait = limiter.reserve(ask.platform, ask.chat, ask.kind, now, { priority: ask.priority });
+          const pausedFor = Math.max(pausedUntil.get(ask.platform) ?? 0, pausedUntil.get(`${ask.platform}/${ask.chat}`) ?? 0) - now;
+          if (wait === 0) {
+            if (pausedFor > 0) throw new Error(`granted ${pausedFor} ms before a pause ended`);
+            grants.push({ platform: ask.platform, chat: ask.chat, kind: ask.kind, priority: ask.priority, at: now });
+          } else {
+            if (!(wait >= pausedFor && wait > 0)) throw new Error(`wait ${wait} shorter than the pause (${pausedFor})`);
+            queue.push({ ...ask, at: now + wait, pause: null });
+          }
+        }
+        expect(allViolations(grants)).toEqual([]);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('keeps a wait honest: asking again after it is granted (one request at a time per chat)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 8 }), { minLength: 1, maxLength: 300 }), (chats) => {
+        const limiter = new RateLimiter();
+        const kinds: ChatKind[] = ['private', 'group', 'channel', 'private', 'private', 'group', 'private', 'private', 'private'];
+        let now = T0;
+        for (const c of chats) {
+          const wait = limiter.reserve('telegram', `c${c}`, kinds[c]!, now);
+          if (wait > 0) {
+            // nothing else asked meanwhile, so the wait is exactly enough
+            expect(limiter.reserve('telegram', `c${c}`, kinds[c]!, now + wait - 1)).toBeGreaterThan(0);
+            expect(limiter.reserve('telegram', `c${c}`, kinds[c]!, now + wait)).toBe(0);
+            now += wait;
+          }
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
