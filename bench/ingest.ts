@@ -287,9 +287,9 @@ async function main(): Promise<void> {
   console.log('|---|---|---|---|');
   for (const line of rows) console.log(line);
   if (unhandled > 0) console.log(`\n${unhandled} unhandled promise rejection(s) during the run`);
-  console.log('\n(c) the watchdog checks every staleMs/4, so a silent stream is called dropped between staleMs and 1.25 × staleMs after its last frame.');
+  console.log('\n(c) the watchdog checks every min(staleMs/4, 1 s), so a silent stream is called dropped within staleMs + 1 s of its last frame.');
   console.log('(d) the poller runs on its cron schedule only, so the wait is up to one interval, depending on where in it the drop falls,');
-  console.log('    plus the REST call, which ccxt\'s rate limiter holds back by the cost of the previous call (Binance fetchTickers: 16 × 50 ms).');
+  console.log('    plus the REST call itself (the REST client\'s rate limiter runs on a rolling window, so an idle client does not wait).');
 }
 
 async function cleanup(): Promise<void> {
