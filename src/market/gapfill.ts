@@ -136,8 +136,11 @@ export class GapFiller {
     if (from === undefined) return; // nothing was ever received: there is no "before" to fill from
     track.knownUntil = at;
     if (at - from < this.minGapMs) return;
+    // live ticks wait until the gap's prices have been replayed before them
+    const release = this.opts.hub.holdLive(track.feed.exchange);
     track.queue = track.queue
       .then(() => this.fill(track.feed, from, at))
+      .finally(release)
       .catch((err: unknown) => this.log.error({ exchange: track.feed.exchange, err: describeError(err) }, 'gap-fill failed; a bug'));
   }
 

@@ -47,6 +47,7 @@ export class MarketHub {
   private readonly restTimeoutMs: number;
   private readonly holds = new Map<string, { release: () => void; timer: NodeJS.Timeout }>();
   private readonly stopping = new AbortController();
+  private readonly held = new Map<string, { ticks: PriceTick[]; dropped: number; timer: NodeJS.Timeout }>();
 
   constructor(opts: MarketHubOptions) {
     this.log = opts.log.child({ mod: 'hub' });
@@ -74,6 +75,8 @@ export class MarketHub {
   async stop(): Promise<void> {
     this.stopping.abort(new Error('hub stopping'));
     for (const hold of this.holds.values()) clearTimeout(hold.timer);
+    for (const hold of this.held.values()) clearTimeout(hold.timer);
+    this.held.clear();
     this.holds.clear();
     await Promise.allSettled([...this.feeds.values()].map((f) => f.stop()));
   }
@@ -131,6 +134,37 @@ export class MarketHub {
 
   /** Every source (stream, poller, gap-fill, REST) enters here, so listeners see one ordered flow. */
   ingest(tick: PriceTick): void {
+    const held = tick.source === 'gapfill' ? undefined : this.held.get(tick.exchange);
+    if (held) {
+      if (held.ticks.length < MAX_HELD_TICKS) held.ticks.push(tick);
+      else held.dropped++;
+      return;
+    }
+    this.deliver(tick);
+  }
+
+  /**
+   * Holds an exchange's live ticks back while the gap before them is replayed, so listeners (the engine)
+   * see the outage's prices before the ones after it, in time order. Returns the release; a hold that is
+   * never released ends by itself after `maxMs`, so a stuck candle request cannot freeze prices.
+   */
+  holdLive(exchange: string, maxMs = 20_000): () => void {
+    const existing = this.held.get(exchange);
+    if (existing) return () => undefined; // the first hold's release flushes
+    const hold = { ticks: [] as PriceTick[], dropped: 0, timer: setTimeout(() => release(), maxMs) };
+    hold.timer.unref();
+    this.held.set(exchange, hold);
+    const release = (): void => {
+      if (this.held.get(exchange) !== hold) return;
+      clearTimeout(hold.timer);
+      this.held.delete(exchange);
+      if (hold.dropped) this.log.warn({ exchange, dropped: hold.dropped }, 'live ticks dropped while a gap was replayed (only the newest matter)');
+      for (const tick of hold.ticks) this.deliver(tick);
+    };
+    return release;
+  }
+
+  private deliver(tick: PriceTick): void {
     const key = keyOf(tick.exchange, tick.pair);
     const previous = this.cache.get(key);
     // A late REST or poll answer must not overwrite a newer streamed price.
@@ -253,6 +287,9 @@ export class MarketHub {
     }
   }
 }
+
+/** a live stream carries ~1 tick per pair per second; this is minutes of a busy exchange */
+const MAX_HELD_TICKS = 100_000;
 
 function keyOf(exchange: string, pair: string): string {
   return `${exchange}:${pair}`;

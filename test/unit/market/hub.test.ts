@@ -138,3 +138,37 @@ describe('MarketHub.status', () => {
     expect(hub.status()[0]!.markets).toBe(3);
   });
 });
+
+describe('MarketHub.holdLive', () => {
+  it('delivers replayed gap ticks before the live ticks that arrived during the replay, in order', () => {
+    const { feed, hub } = setup();
+    const seen: string[] = [];
+    hub.onTick((t) => seen.push(`${t.source}:${t.last}`));
+    const release = hub.holdLive('binance');
+    feed.emit('BTC/USDT', 10); // live, arrives first
+    hub.ingest({ exchange: 'binance', pair: 'BTC/USDT', last: 7, exchangeTs: 1, receivedAt: 1, source: 'gapfill' });
+    hub.ingest({ exchange: 'binance', pair: 'BTC/USDT', last: 12, exchangeTs: 2, receivedAt: 2, source: 'gapfill' });
+    feed.emit('BTC/USDT', 11);
+    expect(seen).toEqual(['gapfill:7', 'gapfill:12']);
+    release();
+    release(); // idempotent
+    expect(seen).toEqual(['gapfill:7', 'gapfill:12', 'stream:10', 'stream:11']);
+    expect(hub.latest('binance', 'BTC/USDT')?.last).toBe(11);
+  });
+
+  it('releases by itself after its bound, so a stuck replay cannot freeze prices', () => {
+    vi.useFakeTimers();
+    try {
+      const { feed, hub } = setup();
+      const seen: number[] = [];
+      hub.onTick((t) => seen.push(t.last));
+      hub.holdLive('binance', 1_000);
+      feed.emit('BTC/USDT', 5);
+      expect(seen).toEqual([]);
+      vi.advanceTimersByTime(1_001);
+      expect(seen).toEqual([5]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
