@@ -5,6 +5,8 @@ import { GapFiller, gapTicks, type GapFillReport, type GapFillerOptions } from '
 import { MarketHub } from '../../../src/market/hub.js';
 import type { Candle, PriceTick } from '../../../src/market/types.js';
 import { MemoryFeed } from '../../helpers/memory-feed.js';
+import { AlertEngine } from '../../../src/alerts/engine.js';
+import type { Firing } from '../../../src/alerts/types.js';
 
 const MIN = 60_000;
 const T0 = Date.UTC(2025, 0, 6, 12, 0, 0); // a minute boundary
@@ -120,6 +122,35 @@ describe('GapFiller', () => {
     expect(report.ticks).toBe(btc.length + 2);
     // gap-fill ticks reach listeners but never become "the current price"
     expect(r.hub.latest('binance', 'BTC/USDT')?.last).toBe(100);
+  });
+
+  it('a level crossed and recrossed during an outage fires once, from the replay, before the live prices after it', async () => {
+    const r = rig();
+    const engine = new AlertEngine();
+    const firings: Array<Firing & { order: string }> = [];
+    r.hub.onTick((t) => {
+      for (const f of engine.evaluate(t)) firings.push({ ...f, order: t.source });
+    });
+    engine.add({ id: 1, exchange: 'binance', pair: 'BTC/USDT', condition: { kind: 'level', op: '>', price: '120' }, repeat: { kind: 'once' }, state: { armed: true, fireCount: 0 } });
+    engine.add({ id: 2, exchange: 'binance', pair: 'BTC/USDT', condition: { kind: 'crosses', price: '110' }, repeat: { kind: 'once' }, state: { armed: true, fireCount: 0, side: 'below' } });
+    r.hub.subscribe('binance', 'BTC/USDT');
+    r.feed.candles.set('BTC/USDT', [candle(1, 100, 130, 100, 125), candle(2, 125, 126, 90, 95)]);
+    r.feed.setState('streaming');
+    r.clock.t = T0 + 30_000;
+    streamTick(r, 'BTC/USDT', 100);
+    r.feed.setState('connecting');
+    r.clock.t = T0 + 3 * MIN;
+    const filled = r.nextFill();
+    r.feed.setState('streaming');
+    streamTick(r, 'BTC/USDT', 96); // back below both levels: alone it would fire nothing
+    await filled;
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(firings.map((f) => [f.ruleId, f.price, f.source])).toEqual([
+      [1, 130, 'gapfill'],
+      [2, 130, 'gapfill'],
+    ]);
+    // the live tick came after the replay, not before it
+    expect(r.seen.at(-1)).toMatchObject({ source: 'stream', last: 96 });
   });
 
   it('asks pairsNeedingGapfill which pairs to fill', async () => {
