@@ -74,6 +74,32 @@ const VENUES: Venue[] = [
   },
 ];
 
+describe.each(VENUES)('one shared stream on the fake $id', (venue) => {
+  it('carries 50 pairs, added while it is live, on exactly one WebSocket connection', async () => {
+    const extra = Array.from({ length: 50 - venue.listed.length }, (_, i) => `P${String(i + 1).padStart(2, '0')}`);
+    const pairs = [...venue.listed, ...usdt(extra)];
+    const fake = await venue.start(extra);
+    cleanups.push(() => fake.close());
+    const log = createLogger('silent');
+    const feed = createFeed(venue.id, { urls: { ws: fake.wsUrl, rest: fake.restUrl }, staleMs: 5000, log, subscribeGapMs: 100 });
+    const hub = new MarketHub({ feeds: [feed], log });
+    cleanups.push(() => hub.stop());
+    const streamed = new Set<string>();
+    hub.onTick((t) => void (t.source === 'stream' && streamed.add(t.pair)));
+    hub.start();
+    hub.subscribe(venue.id, pairs[0]!);
+    await waitFor(() => streamed.has(pairs[0]!), 'the first pair streaming');
+    // the rest join the live connection in a few waves, as users would add them
+    for (const wave of [pairs.slice(1, 10), pairs.slice(10, 30), pairs.slice(30)]) {
+      for (const p of wave) hub.subscribe(venue.id, p);
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    await waitFor(() => streamed.size === 50, 'all 50 pairs streaming', 20_000);
+    expect(fake.connections).toMatchObject({ current: 1, total: 1 });
+    expect(hub.status()[0]).toMatchObject({ state: 'streaming', symbols: 50, reconnects: 0 });
+  });
+});
+
 describe.each(VENUES)('poller against the fake $id', (venue) => {
   it('takes over within one cron tick of a drop with ONE request per tick for 20 pairs, and stops once the stream is back', async () => {
     const extra = Array.from({ length: 20 - venue.listed.length }, (_, i) => `P${String(i + 1).padStart(2, '0')}`);
