@@ -1,13 +1,13 @@
-import type { PrismaClient, AlertRule, Watch } from '../generated/prisma/client.js';
-import { upsertChat } from '../db/chats.js';
+import { Prisma, type PrismaClient, type AlertRule, type Watch } from '../generated/prisma/client.js';
+import { deactivateChat as deactivateChatRow, reactivateChat as reactivateChatRow, upsertChat } from '../db/chats.js';
 import type { Db } from '../db/types.js';
-import { describeError } from '../errors.js';
+import { describeError, UserInputError } from '../errors.js';
 import { sleep } from '../lib/abort.js';
 import { nextDelay } from '../lib/backoff.js';
 import type { Logger } from '../log.js';
 import type { MarketHub } from '../market/hub.js';
 import type { PriceTick } from '../market/types.js';
-import type { ChatRef, WatchMove } from '../chat/commands/types.js';
+import type { ChatRef, Platform, WatchMove } from '../chat/commands/types.js';
 import { renderAlertMessage, renderWatchMessage } from '../chat/format.js';
 import { enqueue } from '../delivery/outbox.js';
 import type { AlertPayload, NewNotification } from '../delivery/notification.js';
@@ -40,6 +40,19 @@ export interface CreatedRule {
   tick: PriceTick;
   /** a level rule whose condition holds already: it fires on the next price */
   holdsNow: boolean;
+}
+
+export interface RearmedRule {
+  rule: AlertRule;
+  /** the rule was live and running already; nothing changed (a snoozed rule is re-armed: its snooze ends) */
+  already: boolean;
+  /** a level rule whose condition holds at the current price: it fires with the next one */
+  holdsNow: boolean;
+}
+
+export interface SnoozedRule {
+  rule: AlertRule;
+  until: Date;
 }
 
 export interface WatchResult extends AddedWatch {
@@ -78,6 +91,8 @@ export class AlertService {
   /** watches loaded without a reference: the engine takes one from the first price, and we record it */
   private readonly unreferenced = new Set<number>();
   readonly maxWatchesPerChat: number;
+  /** rules out of the engine until their timer puts them back (see snooze) */
+  private readonly snoozed = new Map<number, NodeJS.Timeout>();
   private writes: Promise<void> = Promise.resolve();
   private unsubscribe: (() => void) | undefined;
   private stopped = false;
@@ -143,6 +158,126 @@ export class AlertService {
     const paused = await this.db().alertRule.findMany({ where: { chatId, state: 'paused' }, select: { id: true } });
     for (const { id } of paused) this.forget(id);
     for (const [id, meta] of this.watchMeta) if (meta.chatId === chatId) this.forget(id);
+  }
+
+  // ── Chat reachability (the platform says the bot was removed, blocked or re-added) and message buttons ──
+
+  /** The bot was removed from or blocked in this chat: its rules pause and leave the engine, with its watches. */
+  async deactivateChat(platform: Platform, externalId: string): Promise<boolean> {
+    const chat = await this.db().$transaction((tx) => deactivateChatRow(tx, { platform, externalId }));
+    if (!chat) return false;
+    await this.pauseChat(chat.id);
+    return true;
+  }
+
+  /** The chat is reachable again: paused rules resume in the engine and its watches run again. Null for an unknown chat. */
+  async reactivateChat(platform: Platform, externalId: string): Promise<{ resumed: number } | null> {
+    const prisma = this.db();
+    const back = await prisma.$transaction((tx) => reactivateChatRow(tx, { platform, externalId }, new Date(this.now())));
+    if (!back) return null;
+    // a rule snoozed before the chat went away comes back when its snooze ends, not now
+    for (const rule of back.resumed) if (!this.snoozed.has(rule.id)) this.run(rowToEngineRule(rule));
+    if (back.wasInactive) {
+      for (const w of await listWatches(prisma, back.chat.id)) if (!this.watchMeta.has(watchRuleId(w.id))) this.runWatch(w, watchToEngineRule(w));
+    }
+    if (back.wasInactive || back.resumed.length) this.log.info({ platform, chat: externalId, resumed: back.resumed.length }, 'chat reachable again; its rules resumed');
+    return { resumed: back.resumed.length };
+  }
+
+  /**
+   * Makes a one-shot rule that fired live again, its reference and side taken from the current price as
+   * for a new rule. A live rule is left alone, except that a snooze on it ends. Null when the chat has no
+   * such rule any more (deleted, or another chat's).
+   */
+  async rearm(chat: ChatRef, id: number): Promise<RearmedRule | null> {
+    const found = await this.ruleOfChat(chat, id);
+    if (!found) return null;
+    const { rule } = found;
+    if (rule.state !== 'fired') {
+      const timer = this.snoozed.get(id);
+      if (!timer || rule.state !== 'active') return { rule, already: true, holdsNow: false };
+      clearTimeout(timer);
+      this.snoozed.delete(id);
+      this.run(rowToEngineRule(rule));
+      return { rule, already: false, holdsNow: false };
+    }
+    const condition = columnsToCondition(rule);
+    // without a price the engine learns reference and side from the next tick; a re-arm need not fail on that
+    const tick = await this.opts.hub.quote(rule.exchange, rule.pair).then((q) => q.tick, () => undefined);
+    const fresh = tick ? initialState({ pair: rule.pair, condition, repeat: { kind: 'once' } }, tick.last) : { armed: true, fireCount: 0 };
+    const revived = await this.reviveFired(rule, fresh);
+    if (!revived) return { rule, already: true, holdsNow: false };
+    this.run(rowToEngineRule(revived));
+    const holdsNow = tick !== undefined && condition.kind === 'level' && holds(condition.op, tick.last, Number(condition.price));
+    return { rule: revived, already: false, holdsNow };
+  }
+
+  /**
+   * Keeps a rule quiet for `seconds`: out of the engine now, back when the time is up. A one-shot rule
+   * that fired comes back re-armed, measured from the price then, so on its message "snooze" means
+   * "remind me again later". The row says active throughout and only the timer is in memory, so a restart
+   * ends a snooze early instead of leaving the rule off: an early alert beats a lost one.
+   */
+  async snooze(chat: ChatRef, id: number, seconds: number): Promise<SnoozedRule | null> {
+    const found = await this.ruleOfChat(chat, id);
+    if (!found) return null;
+    let { rule } = found;
+    if (rule.state === 'fired') rule = (await this.reviveFired(rule, { armed: true, fireCount: 0 })) ?? rule;
+    const running = this.engine.get(id);
+    if (running) {
+      // what the engine learnt since the last write (side, reference, went back) must survive the pause
+      await saveRuleStates(this.db(), new Map([[id, running.state]]));
+      this.forget(id);
+    }
+    clearTimeout(this.snoozed.get(id));
+    const timer = setTimeout(() => {
+      this.snoozed.delete(id);
+      if (!this.stopped) this.endSnooze(id).catch((err: unknown) => this.log.warn({ ruleId: id, err: describeError(err) }, 'could not end a snooze'));
+    }, seconds * 1000);
+    timer.unref();
+    this.snoozed.set(id, timer);
+    return { rule, until: new Date(this.now() + seconds * 1000) };
+  }
+
+  /** Back into the engine from its row, unless it was deleted, paused with its chat, or expired meanwhile. */
+  private async endSnooze(id: number): Promise<void> {
+    const row = await this.db().alertRule.findUnique({ where: { id } });
+    if (row?.state !== 'active') return;
+    if (row.expiresAt && row.expiresAt.getTime() <= this.now()) return void (await markRulesExpired(this.db(), [id]));
+    this.run(rowToEngineRule(row));
+  }
+
+  /** One rule of this chat by id; null when the chat or the rule is unknown, or the rule was deleted. */
+  private async ruleOfChat(chat: ChatRef, id: number): Promise<{ rule: AlertRule } | null> {
+    const prisma = this.db();
+    const chatRow = await prisma.chat.findUnique({ where: { platform_externalId: { platform: chat.platform, externalId: chat.chatId } } });
+    if (!chatRow) return null;
+    const rule = await prisma.alertRule.findFirst({ where: { id, chatId: chatRow.id } });
+    if (!rule || rule.state === 'deleted') return null;
+    if (rule.state === 'expired' || (rule.expiresAt && rule.expiresAt.getTime() <= this.now())) {
+      throw new UserInputError(`Alert #${id} has expired. Set a new one with /alert.`);
+    }
+    return { rule };
+  }
+
+  /**
+   * fired → active with a fresh state, counting against the chat's quota again. fireCount and lastFiredAt
+   * carry on: the outbox dedupes firings by count. Null when another press revived it first.
+   */
+  private async reviveFired(rule: AlertRule, fresh: RuleRuntimeState): Promise<AlertRule | null> {
+    const prisma = this.db();
+    const live = await prisma.alertRule.count({ where: { chatId: rule.chatId, state: { in: ['active', 'paused'] } } });
+    if (live >= this.opts.maxRulesPerChat) {
+      throw new UserInputError(`This chat already has ${live} alerts, the most allowed here (${this.opts.maxRulesPerChat}). Delete some first.`, '/alerts');
+    }
+    const [revived] = await prisma.alertRule.updateManyAndReturn({
+      where: { id: rule.id, state: 'fired' },
+      data: {
+        state: 'active', armed: true, wentBack: false, side: fresh.side ?? null,
+        referencePrice: fresh.referencePrice === undefined ? null : new Prisma.Decimal(fresh.referencePrice.toString()),
+      },
+    });
+    return revived ?? null;
   }
 
   private db(): PrismaClient {

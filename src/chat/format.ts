@@ -1,6 +1,6 @@
 import type { PriceTick } from '../market/types.js';
 import type { AlertPayload } from '../delivery/notification.js';
-import type { CommandInfo, Reply, RuleView, WatchEntry, WatchMove } from './commands/types.js';
+import type { ButtonOutcome, CommandInfo, ManagedSubject, Reply, RuleView, WatchEntry, WatchMove } from './commands/types.js';
 import type { RuleSpec } from '../alerts/types.js';
 import { formatDuration } from '../alerts/numbers.js';
 
@@ -87,6 +87,34 @@ export function renderReply(reply: Reply): string | null {
       return `Stopped watching ${reply.watch.pair} on ${reply.watch.exchange}.`;
     case 'watchlist':
       return renderWatchlist(reply.entries, reply.max, reply.now);
+    case 'admins_only':
+      return adminsOnly(reply.subject);
+  }
+}
+
+function adminsOnly(subject: ManagedSubject): string {
+  return `Only this group's admins can change its ${subject}.`;
+}
+
+/** The short notice a button press answers with (a Telegram toast holds 200 characters); undefined for none. */
+export function renderButtonOutcome(o: ButtonOutcome): string | undefined {
+  switch (o.kind) {
+    case 'deleted':
+      return `Deleted alert #${o.rule.id}: ${o.rule.condition}.`;
+    case 'rearmed':
+      return `Alert #${o.ruleId} is on again.${o.holdsNow ? ' Its condition holds already, so it fires with the next price.' : ''}`;
+    case 'already_on':
+      return `Alert #${o.ruleId} is on already.`;
+    case 'snoozed':
+      return `Alert #${o.ruleId} is snoozed until ${clockTime(o.until.getTime(), o.now)}.`;
+    case 'gone':
+      return 'This alert no longer exists.';
+    case 'admins_only':
+      return adminsOnly(o.subject);
+    case 'error':
+      return o.message;
+    case 'unknown':
+      return undefined;
   }
 }
 

@@ -2,16 +2,20 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type http from 'node:http';
 import { autoRetry } from '@grammyjs/auto-retry';
 import { Bot, GrammyError, HttpError, webhookCallback, type Context } from 'grammy';
-import { ConfigError, describeError } from '../errors.js';
+import type { ChatMember, InlineKeyboardMarkup } from 'grammy/types';
+import { ConfigError, describeError, UserInputError } from '../errors.js';
 import { sleep, TimeoutError, withTimeout } from '../lib/abort.js';
 import { nextDelay } from '../lib/backoff.js';
 import { redactSecrets, type Logger } from '../log.js';
 import { commandList, dispatchCommand, parseCommandLine, type CommandServices } from './commands/index.js';
+import { pressButton, replyButtons } from './commands/buttons.js';
 import type { ChatRef, Reply } from './commands/types.js';
-import { renderReply } from './format.js';
-import type { ChatFront, DeliveryOutcome } from './front.js';
+import { renderButtonOutcome, renderReply } from './format.js';
+import type { ButtonRows, ChatFront, DeliveryOutcome, SendOptions } from './front.js';
 
 type Message = NonNullable<Context['msg']>;
+type CallbackQuery = NonNullable<Context['callbackQuery']>;
+type MemberUpdate = NonNullable<Context['myChatMember']>;
 /**
  * grammY's Node typings name the abort-controller polyfill's AbortSignal; at runtime grammY only calls
  * addEventListener on it (checked in its client), which the native signal has.
@@ -39,12 +43,36 @@ export interface TelegramFrontOptions {
 }
 
 /**
- * Only what the front acts on is fetched; edits, reactions and member changes never reach us. Commands in
- * an edited message are deliberately not re-run: the original already got its answer.
+ * Only what the front acts on is fetched; edits, reactions and other members' changes never reach us.
+ * Commands in an edited message are deliberately not re-run: the original already got its answer.
+ * my_chat_member tells us the bot was removed, blocked or added back.
  */
-const ALLOWED_UPDATES = ['message', 'channel_post', 'callback_query'] as const;
+const ALLOWED_UPDATES = ['message', 'channel_post', 'callback_query', 'my_chat_member'] as const;
 /** grammY's own default wait when a 429 carries no retry_after */
 const DEFAULT_RETRY_AFTER_S = 3;
+/** An admin check is reused this long: someone demoted keeps the rights for at most a minute. */
+const ADMIN_CACHE_MS = 60_000;
+/** past this many cached checks the stale ones are dropped, so a huge group cannot grow the map for ever */
+const ADMIN_CACHE_MAX = 10_000;
+/** A callback answer is a toast of at most 200 characters. */
+const TOAST_CHARS = 200;
+
+/**
+ * Whether the bot can post in a chat, by its own membership there (pure). A private chat that blocked the
+ * bot reports "kicked"; a muted bot in a group is "restricted" without can_send_messages.
+ */
+export function botCanPost(m: ChatMember): boolean {
+  return m.status === 'creator' || m.status === 'administrator' || m.status === 'member' || (m.status === 'restricted' && m.is_member && m.can_send_messages);
+}
+
+function toKeyboard(rows: ButtonRows | undefined): InlineKeyboardMarkup {
+  return { inline_keyboard: (rows ?? []).map((row) => row.map((b) => ({ text: b.label, callback_data: b.data }))) };
+}
+
+/** reply_markup for sendMessage, or nothing: an empty keyboard is noise in the request. */
+function inlineKeyboard(rows: ButtonRows | undefined): { reply_markup: InlineKeyboardMarkup } | Record<string, never> {
+  return rows?.length ? { reply_markup: toKeyboard(rows) } : {};
+}
 
 /**
  * Maps anything the Bot API client threw into what the dispatcher decides on (pure). The error text is
@@ -92,7 +120,7 @@ function describeTelegramError(err: unknown): string {
   return redactSecrets(describeError(err));
 }
 
-function toChatRef(chat: Message['chat'], from: Message['from']): ChatRef {
+function toChatRef(chat: Message['chat'], from: Message['from'] | CallbackQuery['from']): ChatRef {
   const kind = chat.type === 'private' ? 'private' : chat.type === 'channel' ? 'channel' : 'group';
   const title = chat.title ?? ([chat.first_name, chat.last_name].filter(Boolean).join(' ') || chat.username);
   return { platform: 'telegram', chatId: String(chat.id), kind, ...(from ? { userId: String(from.id) } : {}), ...(title ? { title } : {}) };
@@ -123,6 +151,8 @@ export class TelegramFront implements ChatFront {
   private polling: Promise<void> | undefined;
   private startReturned = false;
   private failedPolls = 0;
+  /** "<chat>:<user>" → the pending or settled getChatMember answer, shared by concurrent asks */
+  private readonly admins = new Map<string, { admin: Promise<boolean>; until: number }>();
 
   constructor(private readonly opts: TelegramFrontOptions) {
     this.log = opts.log.child({ mod: 'telegram' });
@@ -147,8 +177,8 @@ export class TelegramFront implements ChatFront {
     this.bot.catch((err) => this.log.error({ updateId: err.ctx.update.update_id, err: describeTelegramError(err.error) }, 'Telegram update failed; still serving'));
     this.bot.on('message', (ctx) => this.onMessage(ctx, ctx.message));
     this.bot.on('channel_post', (ctx) => this.onMessage(ctx, ctx.channelPost));
-    // No buttons yet; answering stops the client's spinner if an old message still carries some.
-    this.bot.on('callback_query', (ctx) => ctx.answerCallbackQuery().then(() => undefined, (err: unknown) => this.warnFailed('answerCallbackQuery', err)));
+    this.bot.on('callback_query', (ctx) => this.onButton(ctx, ctx.callbackQuery));
+    this.bot.on('my_chat_member', (ctx) => this.onMembership(ctx.myChatMember));
 
     if (opts.webhookUrl) {
       if (!opts.webhookSecret) throw new Error('Telegram webhook mode needs a secret, so forged updates can be refused');
@@ -212,10 +242,14 @@ export class TelegramFront implements ChatFront {
     if (this.inflight.size > 0) await bounded('Telegram webhook requests', Promise.allSettled([...this.inflight]));
   }
 
-  /** Sends one plain-text message; never throws. Short 429 waits happen inside, long ones go back as rate_limited. */
-  async send(chatId: string, text: string): Promise<DeliveryOutcome> {
+  /**
+   * Sends one plain-text message, with buttons as an inline keyboard; never throws. Short 429 waits
+   * happen inside, long ones go back as rate_limited.
+   */
+  async send(chatId: string, text: string, options?: SendOptions): Promise<DeliveryOutcome> {
     try {
-      await this.bot.api.sendMessage(chatId, text, { link_preview_options: { is_disabled: true } }, forGrammy(AbortSignal.timeout(this.opts.sendTimeoutMs ?? 15_000)));
+      const extra = { link_preview_options: { is_disabled: true }, ...inlineKeyboard(options?.buttons) };
+      await this.bot.api.sendMessage(chatId, text, extra, forGrammy(AbortSignal.timeout(this.opts.sendTimeoutMs ?? 15_000)));
       return { ok: true };
     } catch (err) {
       return classifyTelegramError(err);
@@ -329,6 +363,7 @@ export class TelegramFront implements ChatFront {
     try {
       await ctx.api.sendMessage(msg.chat.id, text, {
         link_preview_options: { is_disabled: true },
+        ...inlineKeyboard(replyButtons(reply)),
         // in a forum the answer belongs in the topic the question was asked in
         ...(msg.is_topic_message && msg.message_thread_id !== undefined ? { message_thread_id: msg.message_thread_id } : {}),
         // in a busy group, quoting the question shows whom the answer is for
@@ -348,13 +383,102 @@ export class TelegramFront implements ChatFront {
     // A forwarded "/price" is someone else's words being shown to us, not a request.
     const text = msg.forward_origin || msg.via_bot ? undefined : msg.text;
     if (text === undefined || !text.startsWith('/')) return isPrivate ? { kind: 'not_a_command' } : null;
-    const reply = await dispatchCommand(text, chat, { services: this.opts.services, log: this.log, botUsername });
+    const reply = await dispatchCommand(text, chat, { services: this.opts.services, log: this.log, botUsername, canManage: () => this.sentByAdmin(msg) });
     if (!reply || isPrivate) return reply;
     if (reply.kind === 'unknown_command' || reply.kind === 'not_a_command') {
       const mention = parseCommandLine(text)?.mention;
       return mention && mention.toLowerCase() === botUsername.toLowerCase() ? reply : null;
     }
     return reply;
+  }
+
+  /**
+   * A button press: the outcome as a toast, always (an unanswered press spins until the client gives up),
+   * and a /alerts list redrawn without the row its ❌ deleted.
+   */
+  private async onButton(ctx: Context, query: CallbackQuery): Promise<void> {
+    const message = query.message;
+    let redraw: Reply | undefined;
+    let toast: string | undefined;
+    try {
+      // a button on an inline-mode message has no chat to act on; this bot sends none, so it is not ours
+      if (query.data !== undefined && message) {
+        const chat = toChatRef(message.chat, query.from);
+        const outcome = await pressButton(query.data, chat, { services: this.opts.services, log: this.log, canManage: () => this.isAdmin(message.chat.id, query.from.id) });
+        toast = renderButtonOutcome(outcome)?.slice(0, TOAST_CHARS);
+        if (outcome.kind === 'deleted' && outcome.list) redraw = outcome.list;
+      }
+    } finally {
+      await ctx.answerCallbackQuery(toast ? { text: toast } : undefined).catch((err: unknown) => this.warnFailed('answerCallbackQuery', err));
+    }
+    if (!redraw || !message) return;
+    try {
+      // an empty keyboard removes the buttons once the last alert is gone
+      await ctx.api.editMessageText(message.chat.id, message.message_id, renderReply(redraw) ?? '', { reply_markup: toKeyboard(replyButtons(redraw)) });
+    } catch (err) {
+      this.warnFailed('editMessageText (alert list)', err, String(message.chat.id));
+    }
+  }
+
+  /**
+   * The bot's own membership changed. Removed, kicked, blocked or muted: the chat's rules pause. In (again):
+   * they resume. Before the database is up nothing can be recorded; the dispatcher's forbidden outcome
+   * and the next command from the chat settle it then.
+   */
+  private async onMembership(update: MemberUpdate): Promise<void> {
+    const alerts = this.opts.services.alerts;
+    const chatId = String(update.chat.id);
+    // also on a promotion or unmuting: the dispatcher may have given the chat up meanwhile (this is idempotent)
+    const canPost = botCanPost(update.new_chat_member);
+    const ctx = { chatId, from: update.old_chat_member.status, to: update.new_chat_member.status };
+    try {
+      if (canPost) {
+        const back = await alerts?.reactivateChat?.('telegram', chatId);
+        if (back) this.log.info({ ...ctx, resumed: back.resumed }, 'bot is in the chat again');
+      } else {
+        const known = await alerts?.deactivateChat?.('telegram', chatId);
+        if (known) this.log.info(ctx, "bot removed or blocked; the chat's alerts are paused");
+      }
+    } catch (err) {
+      this.log.warn({ ...ctx, err: describeError(err) }, 'could not record a membership change');
+    }
+  }
+
+  /**
+   * Whether a group message comes from one of the group's admins. An anonymous admin writes as the group
+   * itself; writing as a channel proves nothing about rights in the group.
+   */
+  private sentByAdmin(msg: Message): Promise<boolean> {
+    if (msg.sender_chat) return Promise.resolve(msg.sender_chat.id === msg.chat.id);
+    if (!msg.from) return Promise.resolve(false);
+    return this.isAdmin(msg.chat.id, msg.from.id);
+  }
+
+  /** getChatMember, cached per (chat, user) for a minute. Throws UserInputError when Telegram cannot say. */
+  private isAdmin(chatId: number, userId: number): Promise<boolean> {
+    const key = `${chatId}:${userId}`;
+    const now = Date.now();
+    const cached = this.admins.get(key);
+    if (cached && cached.until > now) return cached.admin;
+    if (this.admins.size >= ADMIN_CACHE_MAX) {
+      for (const [k, v] of this.admins) if (v.until <= now) this.admins.delete(k);
+      if (this.admins.size >= ADMIN_CACHE_MAX) this.admins.clear();
+    }
+    const signal = forGrammy(AbortSignal.timeout(this.opts.sendTimeoutMs ?? 15_000));
+    const entry = {
+      until: now + ADMIN_CACHE_MS,
+      admin: this.bot.api.getChatMember(chatId, userId, signal).then(
+        (m) => m.status === 'creator' || m.status === 'administrator',
+        (err: unknown) => {
+          // a failure is not an answer: the next ask tries again
+          if (this.admins.get(key) === entry) this.admins.delete(key);
+          this.warnFailed('getChatMember', err, String(chatId));
+          throw new UserInputError("I couldn't check with Telegram whether you are an admin of this group. Try again in a minute.");
+        },
+      ),
+    };
+    this.admins.set(key, entry);
+    return entry.admin;
   }
 
   /**

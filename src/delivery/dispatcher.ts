@@ -1,10 +1,12 @@
 import type { PrismaClient } from '../generated/prisma/client.js';
-import type { ChatFront, DeliveryOutcome } from '../chat/front.js';
+import type { ChatFront, DeliveryOutcome, SendOptions } from '../chat/front.js';
+import { alertButtons } from '../chat/commands/buttons.js';
 import { describeError } from '../errors.js';
 import { sleep as realSleep } from '../lib/abort.js';
 import { nextDelay } from '../lib/backoff.js';
 import type { Logger } from '../log.js';
 import { RateLimiter, type Platform } from './limits.js';
+import { AlertPayload } from './notification.js';
 import { claimDue, markFailed, markRetry, markSent, nextDueAt, release, requeueInFlight, type ClaimedNotification } from './outbox.js';
 
 export interface DispatcherOptions {
@@ -31,6 +33,14 @@ export interface DispatcherOptions {
    * once listening, to a function that unsubscribes. Rows enqueued in this process wake it via wake().
    */
   listen?: (onNotify: () => void) => Promise<() => Promise<void>>;
+}
+
+/** Buttons act on one rule: only a message that is one alert's whole text (or its last part) carries them. */
+function buttonsFor(msg: OutgoingMessage<ClaimedNotification>): SendOptions | undefined {
+  const [row] = msg.completes;
+  if (!row || msg.rows.length !== 1 || msg.completes.length !== 1) return undefined;
+  const payload = AlertPayload.safeParse(row.payload);
+  return payload.success ? { buttons: alertButtons(payload.data) } : undefined;
 }
 
 /** One message to send and the rows it carries; `completes` are the rows whose last part it is. */
@@ -258,7 +268,10 @@ export class Dispatcher {
       }
       let outcome: DeliveryOutcome;
       try {
-        outcome = await front.send(chat, msg.text);
+        const options = buttonsFor(msg);
+        outcome = await front.send(chat, msg.text, options);
+        // a keyboard the platform refuses must not cost the alert itself
+        if (options && !outcome.ok && outcome.reason === 'permanent') outcome = await front.send(chat, msg.text);
       } catch (err) {
         outcome = { ok: false, reason: 'transient', error: describeError(err) }; // a front broke its promise not to throw
       }

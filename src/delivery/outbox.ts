@@ -21,6 +21,8 @@ export interface ClaimedNotification {
   externalId: string;
   text: string;
   attempts: number;
+  /** the row's structured payload (NotificationPayload), for fronts that add buttons */
+  payload: unknown;
 }
 
 /** `now` is the app's clock, the same one claimDue and the retry times use (never the database's). */
@@ -53,7 +55,7 @@ export async function claimDue(db: Db, limit: number, now: Date, opts: ClaimOpti
   // The status and due checks are repeated where the rows are locked: a row another dispatcher claimed
   // meanwhile is re-read there and dropped, while the window function (not allowed with FOR UPDATE)
   // runs a level below.
-  const rows = await db.$queryRaw<Array<{ id: bigint; chat_id: number; platform: Platform; kind: ChatKind; external_id: string; text: string; attempts: number }>>`
+  const rows = await db.$queryRaw<Array<{ id: bigint; chat_id: number; platform: Platform; kind: ChatKind; external_id: string; text: string; attempts: number; payload: unknown }>>`
     UPDATE notifications n
        SET status = 'sending', attempts = n.attempts + 1
       FROM chats c
@@ -73,9 +75,9 @@ export async function claimDue(db: Db, limit: number, now: Date, opts: ClaimOpti
                       LIMIT ${limit})) r
                WHERE r.k <= ${opts.perChat ?? 100})
           FOR UPDATE SKIP LOCKED)
-    RETURNING n.id, n.chat_id, c.platform::text AS platform, c.kind::text AS kind, c.external_id, n.text, n.attempts`;
+    RETURNING n.id, n.chat_id, c.platform::text AS platform, c.kind::text AS kind, c.external_id, n.text, n.attempts, n.payload`;
   return rows
-    .map((r) => ({ id: r.id, chatId: r.chat_id, platform: r.platform, kind: r.kind, externalId: r.external_id, text: r.text, attempts: r.attempts }))
+    .map((r) => ({ id: r.id, chatId: r.chat_id, platform: r.platform, kind: r.kind, externalId: r.external_id, text: r.text, attempts: r.attempts, payload: r.payload }))
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)); // RETURNING keeps no order; coalescing needs oldest first
 }
 

@@ -116,6 +116,8 @@ describe.each(engines)('bot on $name, terminal chat against the fake Binance', (
   });
 
   it('takes an alert in the terminal chat and delivers it when the stream crosses the level', async () => {
+    // until the rules are loaded, /alert answers that alerts are starting (checked below by the wording)
+    await bot.waitFor('stderr', /"msg":"alert rules loaded"/, 30_000);
     bot.send('/alert BTC/USDT > 99000 -- e2e');
     const created = await bot.waitFor('stdout', /^✅ Alert #(\d+): BTC\/USDT above 99,000 \(binance\)$/);
     const id = /#(\d+)/.exec(created.line)![1];

@@ -59,6 +59,8 @@ describe('bot on Telegram (fake Bot API) against the fake Binance', () => {
     const alert = await telegram.waitForSent((m) => m.text.startsWith('🔔 ETH/USDT above 3,100'), 15_000);
     expect(alert.text).toContain('ETH/USDT is 3,150.50 USDT on binance');
     expect(alert.text).toContain('Note: tg e2e');
+    // a fired one-shot alert offers to re-arm or snooze it
+    expect(JSON.stringify(alert.reply_markup)).toMatch(/Re-arm/);
     console.log(`[telegram e2e] price set on the exchange → alert at Telegram ${alert.at - crossedAt} ms`);
     expect(telegram.sent().filter((m) => m.text.startsWith('🔔')).length).toBe(1);
   });

@@ -121,6 +121,7 @@ export class FakeTelegram {
   private readonly chats = new Map<string, Chat>();
   private readonly sentList: SentMessage[] = [];
   private readonly listeners = new Set<() => void>();
+  private readonly callListeners = new Set<(call: ApiCall) => void>();
   private nextUpdateId = 700_000_001;
   private nextMessageId = 1;
   private mode: 'serve' | 'blackhole' | 'refuse' = 'serve';
@@ -166,6 +167,16 @@ export class FakeTelegram {
     const list = this.failures.get(method.toLowerCase()) ?? [];
     for (let i = 0; i < (opts.times ?? 1); i++) list.push({ code, opts });
     this.failures.set(method.toLowerCase(), list);
+  }
+
+  /**
+   * Calls `listener` with every API call as it arrives, before a programmed failure is taken, so it may
+   * program one (failNext) for the very call it sees: e.g. a benchmark making every 500th sendMessage a
+   * 429, or every call for a few seconds (a flood limit). Returns a function that removes the listener.
+   */
+  onCall(listener: (call: ApiCall) => void): () => void {
+    this.callListeners.add(listener);
+    return () => void this.callListeners.delete(listener);
   }
 
   /** blackhole: requests are accepted and never answered; refuse: sockets are cut (a network error). */
@@ -284,6 +295,22 @@ export class FakeTelegram {
     });
   }
 
+  /**
+   * The bot's own membership changed, as Telegram reports it: added or removed in a group ("left" /
+   * "kicked"), or blocked ("kicked") and unblocked ("member") in a private chat. "restricted" is a muted bot.
+   */
+  botMembership(chat: Chat, from: User, oldStatus: MemberStatus, newStatus: MemberStatus): Update {
+    this.chats.set(String(chat.id), chat);
+    const user = { id: this.botId, is_bot: true, first_name: 'MaxFlash', username: this.botUsername };
+    const member = (status: MemberStatus): Json =>
+      status === 'restricted'
+        ? { status, user, is_member: true, can_send_messages: false, until_date: 0 }
+        : { ...this.member(String(this.botId), status), user, ...(status === 'kicked' ? { until_date: 0 } : {}) };
+    return this.pushUpdate({
+      my_chat_member: { chat, from, date: this.unixNow(), old_chat_member: member(oldStatus), new_chat_member: member(newStatus) } as unknown as NonNullable<Update['my_chat_member']>,
+    });
+  }
+
   // ---- transport ----
 
   private message(chat: Chat, from: User, fields: Partial<Message>): Message {
@@ -313,7 +340,9 @@ export class FakeTelegram {
     if (!match) return this.error(res, 404, 'Not Found');
     if (match[1] !== this.token) return this.error(res, 401, 'Unauthorized');
     const method = match[2]!;
-    this.calls.push({ method, at: this.now(), payload });
+    const call: ApiCall = { method, at: this.now(), payload };
+    this.calls.push(call);
+    for (const listener of [...this.callListeners]) listener(call);
     this.notify();
     const failure = this.failures.get(method.toLowerCase())?.shift();
     if (failure) {

@@ -236,7 +236,7 @@ describe('Telegram front, webhook mode through the HTTP server', () => {
 
   it('registers the webhook with its secret and never polls', () => {
     expect(fake.webhookSets).toEqual([
-      { url: `http://127.0.0.1:${port}/telegram/webhook`, secret_token: SECRET, allowed_updates: ['message', 'channel_post', 'callback_query'], drop_pending_updates: false },
+      { url: `http://127.0.0.1:${port}/telegram/webhook`, secret_token: SECRET, allowed_updates: ['message', 'channel_post', 'callback_query', 'my_chat_member'], drop_pending_updates: false },
     ]);
     expect(fake.callsOf('getUpdates')).toEqual([]);
     expect(fake.callsOf('setMyCommands')).toHaveLength(1);

@@ -24,6 +24,7 @@ export function toRuleView(rule: AlertRule): RuleView {
 export const alert: Command = {
   name: 'alert',
   aliases: ALERT_ALIASES,
+  mutates: 'alerts',
   usage: '/alert <pair> <condition> [every 30m] [for 7d] [on <exchange>] [-- note]',
   summary: 'tell me when a price condition is met',
   examples: ['/alert SOL/USDT > 200', '/alert BTC crosses 100k every 1h', '/alert ETH/USDT -5%', '/alert ETH 3% in 1h -- volatility'],
@@ -50,6 +51,7 @@ export const alerts: Command = {
 export const del: Command = {
   name: 'delete',
   aliases: ['del', 'remove', 'rm'],
+  mutates: 'alerts',
   usage: '/delete <id> | all',
   summary: 'delete an alert by its id (see /alerts), or all of them',
   examples: ['/delete 12', '/delete all'],

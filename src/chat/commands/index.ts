@@ -1,5 +1,6 @@
 import type { Logger } from '../../log.js';
-import { FeedError, UserInputError } from '../../errors.js';
+import { describeError, FeedError, UserInputError } from '../../errors.js';
+import { TimeoutError, withTimeout } from '../../lib/abort.js';
 import { editDistance } from '../../market/symbols.js';
 import { makeHelp } from './help.js';
 import { price } from './price.js';
@@ -7,7 +8,7 @@ import { alert, alerts, del } from './alert.js';
 import { unwatch, watch, watchlist } from './watch.js';
 import type { ChatRef, Command, CommandInfo, CommandServices, Reply } from './types.js';
 
-export type { ChatRef, Command, CommandServices, Reply } from './types.js';
+export type { ButtonOutcome, ChatRef, Command, CommandServices, Reply } from './types.js';
 
 /** Telegram allows 4096 characters; nothing a command accepts is anywhere near that. */
 const MAX_INPUT = 1_000;
@@ -46,6 +47,23 @@ export interface DispatchOptions {
   log: Logger;
   /** the bot's own username; a command addressed to another bot is ignored (null) */
   botUsername?: string;
+  /**
+   * Whether the sender may change this group's alerts: the platform knows who its admins are. Consulted
+   * only in groups, for commands that mutate; absent means everyone may. Throws UserInputError when the
+   * platform could not be asked.
+   */
+  canManage?: (chat: ChatRef) => Promise<boolean>;
+}
+
+/**
+ * How long a command waits for its chat to be marked reachable: long enough that /alerts right after an
+ * unblock shows the rules resumed, short enough that /price never waits on a struggling database.
+ */
+const REACTIVATE_WAIT_MS = 300;
+
+/** Private chats and channels are managed by whoever can write in them; groups ask the platform. */
+export async function mayManage(chat: ChatRef, canManage: DispatchOptions['canManage']): Promise<boolean> {
+  return chat.kind !== 'group' || !canManage || canManage(chat);
 }
 
 /**
@@ -63,7 +81,9 @@ export async function dispatchCommand(text: string, chat: ChatRef, opts: Dispatc
     const suggestion = closestCommand(parsed.name);
     return { kind: 'unknown_command', name: parsed.name, ...(suggestion ? { suggestion } : {}) };
   }
+  await reactivate(chat, opts);
   try {
+    if (command.mutates && !(await mayManage(chat, opts.canManage))) return { kind: 'admins_only', subject: command.mutates };
     return await command.run({ chat, args: parsed.args, services: opts.services });
   } catch (err) {
     if (err instanceof UserInputError) return { kind: 'error', message: err.message, ...(err.example ? { example: err.example } : {}) };
@@ -83,4 +103,19 @@ function closestCommand(name: string): string | undefined {
     if (!best || d < best.d) best = { name: known, d };
   }
   return best && best.d <= 2 ? byName.get(best.name)!.name : undefined;
+}
+
+/**
+ * A command for us proves the chat reachable: a user who unblocked the bot gets alerts again without
+ * anything else to do. Never fails the command.
+ */
+async function reactivate(chat: ChatRef, opts: DispatchOptions): Promise<void> {
+  const work = opts.services.alerts?.reactivateChat?.(chat.platform, chat.chatId);
+  if (!work) return;
+  try {
+    await withTimeout(work, REACTIVATE_WAIT_MS, 'reactivating the chat');
+  } catch (err) {
+    if (err instanceof TimeoutError) work.catch((late: unknown) => opts.log.warn({ err: describeError(late), platform: chat.platform }, 'could not reactivate a chat'));
+    else opts.log.warn({ err: describeError(err), platform: chat.platform }, 'could not reactivate a chat');
+  }
 }

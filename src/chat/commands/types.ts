@@ -66,7 +66,25 @@ export type Reply =
   | { kind: 'alerts_deleted'; rules: readonly RuleView[]; all: boolean }
   | { kind: 'watch_added'; watch: WatchView; tick: PriceTick; updated: boolean; previousPct?: string; count: number; max: number }
   | { kind: 'watch_removed'; watch: WatchView }
-  | { kind: 'watchlist'; entries: readonly WatchEntry[]; max: number; now: number };
+  | { kind: 'watchlist'; entries: readonly WatchEntry[]; max: number; now: number }
+  /** a group member who is not an admin tried to change what the group is alerted about */
+  | { kind: 'admins_only'; subject: ManagedSubject };
+
+/** What a mutating command changes: the wording of a refusal depends on it. */
+export type ManagedSubject = 'alerts' | 'watchlist';
+
+/** What pressing a button did, as data; fronts show it as a short notice (Telegram: the callback answer). */
+export type ButtonOutcome =
+  | { kind: 'deleted'; rule: RuleView; list?: Extract<Reply, { kind: 'alert_list' }> }
+  | { kind: 'rearmed'; ruleId: number; holdsNow: boolean }
+  | { kind: 'already_on'; ruleId: number }
+  | { kind: 'snoozed'; ruleId: number; until: Date; now: number }
+  /** the rule was deleted (or never was this chat's): the button is stale */
+  | { kind: 'gone' }
+  | { kind: 'admins_only'; subject: ManagedSubject }
+  | { kind: 'error'; message: string }
+  /** data this bot does not make, e.g. a button of an older version: acknowledged silently */
+  | { kind: 'unknown' };
 
 /** A watchlist line: the watch and its price, when one could be had. */
 export interface WatchEntry {
@@ -87,8 +105,12 @@ export interface CommandInfo {
 export interface CommandServices {
   hub: Pick<MarketHub, 'quote' | 'holdFor' | 'exchanges' | 'latest'>;
   config: Pick<Config, 'defaultQuote' | 'exchanges' | 'maxRulesPerChat'>;
-  /** undefined until the database is up: alert commands then say so instead of failing */
-  alerts?: Pick<AlertService, 'create' | 'list' | 'delete' | 'watch' | 'unwatch' | 'watchlist' | 'maxWatchesPerChat'>;
+  /**
+   * undefined until the database is up: alert commands then say so instead of failing. The optional
+   * methods serve chat reachability and buttons; commands work without them.
+   */
+  alerts?: Pick<AlertService, 'create' | 'list' | 'delete' | 'watch' | 'unwatch' | 'watchlist' | 'maxWatchesPerChat'> &
+    Partial<Pick<AlertService, 'deactivateChat' | 'reactivateChat' | 'rearm' | 'snooze'>>;
   now: () => number;
 }
 
@@ -101,5 +123,7 @@ export interface CommandContext {
 
 export interface Command extends CommandInfo {
   aliases?: readonly string[];
+  /** set on commands that change the chat's alerts or watchlist: in groups only admins may run them */
+  mutates?: ManagedSubject;
   run(ctx: CommandContext): Promise<Reply>;
 }

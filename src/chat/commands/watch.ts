@@ -86,6 +86,7 @@ export function toWatchView(w: Watch): WatchView {
 
 export const watch: Command = {
   name: 'watch',
+  mutates: 'watchlist',
   usage: '/watch <pair> [percent] [on <exchange>]',
   summary: 'a message each time a pair moves the percent (default 3%) either way',
   examples: ['/watch BTC/USDT', '/watch ETH 5%', '/watch SOL/USDT 2.5% on okx'],
@@ -103,6 +104,7 @@ export const watch: Command = {
 
 export const unwatch: Command = {
   name: 'unwatch',
+  mutates: 'watchlist',
   usage: '/unwatch <pair> [on <exchange>]',
   summary: 'remove a pair from the watchlist',
   examples: ['/unwatch BTC/USDT', '/unwatch SOL on okx'],
