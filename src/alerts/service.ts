@@ -137,6 +137,19 @@ export class AlertService {
     return { rule, tick, holdsNow: spec.condition.kind === 'level' && holds(spec.condition.op, tick.last, Number(spec.condition.price)) };
   }
 
+  /** The chat's IANA timezone for message times, or null for UTC only. */
+  async timezone(chat: ChatRef): Promise<string | null> {
+    const row = await this.db().chat.findUnique({ where: { platform_externalId: { platform: chat.platform, externalId: chat.chatId } }, select: { timezone: true } });
+    return row?.timezone ?? null;
+  }
+
+  /** Sets (or with null clears) the chat's timezone; the zone must already be validated. */
+  async setTimezone(chat: ChatRef, timezone: string | null): Promise<void> {
+    const prisma = this.db();
+    const row = await upsertChat(prisma, { platform: chat.platform, externalId: chat.chatId, kind: chat.kind, ...(chat.title ? { title: chat.title } : {}) });
+    await prisma.chat.update({ where: { id: row.id }, data: { timezone } });
+  }
+
   async list(chat: ChatRef): Promise<AlertRule[]> {
     const prisma = this.db();
     const row = await prisma.chat.findUnique({ where: { platform_externalId: { platform: chat.platform, externalId: chat.chatId } } });
@@ -430,7 +443,7 @@ async function ruleNotifications(tx: Db, firings: readonly Firing[]): Promise<Ne
   if (firings.length === 0) return [];
   const rows = await tx.alertRule.findMany({
     where: { id: { in: firings.map((f) => f.ruleId) }, state: { not: 'deleted' } },
-    select: { id: true, chatId: true, note: true, pair: true, kind: true, op: true, threshold: true, windowSec: true },
+    select: { id: true, chatId: true, note: true, pair: true, kind: true, op: true, threshold: true, windowSec: true, chat: { select: { timezone: true } } },
   });
   const byId = new Map(rows.map((r) => [r.id, r]));
   return firings.flatMap((f) => {
@@ -440,7 +453,7 @@ async function ruleNotifications(tx: Db, firings: readonly Firing[]): Promise<Ne
       kind: 'alert', ruleId: f.ruleId, exchange: f.exchange, pair: f.pair, condition: describeCondition(columnsToCondition(row), row.pair),
       price: f.price, at: f.at, source: f.source, final: f.final, ...(row.note ? { note: row.note } : {}),
     };
-    return [{ chatId: row.chatId, ruleId: f.ruleId, dedupeKey: `rule:${f.ruleId}:fire:${f.state.fireCount}`, text: renderAlertMessage(payload), payload }];
+    return [{ chatId: row.chatId, ruleId: f.ruleId, dedupeKey: `rule:${f.ruleId}:fire:${f.state.fireCount}`, text: renderAlertMessage(payload, row.chat.timezone), payload }];
   });
 }
 

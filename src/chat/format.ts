@@ -89,7 +89,17 @@ export function renderReply(reply: Reply): string | null {
       return renderWatchlist(reply.entries, reply.max, reply.now);
     case 'admins_only':
       return adminsOnly(reply.subject);
+    case 'timezone':
+      if (reply.timezone === null) return reply.changed ? 'Times in messages are now in UTC only.' : 'Times in messages are in UTC. Set your own with /timezone Europe/Berlin.';
+      return `${reply.changed ? 'Timezone set to' : 'Timezone:'} ${reply.timezone} (now ${localTime(reply.now, reply.timezone)}). Alerts show this time beside UTC.`;
   }
+}
+
+/** "2026-11-25 17:04" in an IANA timezone; the zone was validated when it was set. */
+export function localTime(at: number, timeZone: string): string {
+  const parts = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(at);
+  const get = (type: string): string => parts.find((p) => p.type === type)?.value ?? '';
+  return `${get('year')}-${get('month')}-${get('day')} ${get('hour')}:${get('minute')}`;
 }
 
 function adminsOnly(subject: ManagedSubject): string {
@@ -124,13 +134,14 @@ const ALERT_SOURCE_NOTE: Partial<Record<PriceTick['source'], string>> = {
 };
 
 /** The message a fired alert sends. Times are UTC until chats can set a timezone. */
-export function renderAlertMessage(p: AlertPayload): string {
+export function renderAlertMessage(p: AlertPayload, timeZone?: string | null): string {
   const quote = p.pair.split('/')[1] ?? '';
   const when = new Date(p.at).toISOString().replace('T', ' ').slice(0, 19);
+  const local = timeZone ? ` (${localTime(p.at, timeZone)} ${timeZone})` : '';
   const lines = [
     `🔔 ${p.condition}`,
     `${p.pair} is ${formatPrice(p.price)} ${quote} on ${p.exchange}${ALERT_SOURCE_NOTE[p.source] ?? ''}`,
-    `${when} UTC · alert #${p.ruleId}${p.final ? '' : ' (repeating)'}`,
+    `${when} UTC${local} · alert #${p.ruleId}${p.final ? '' : ' (repeating)'}`,
   ];
   if (p.note) lines.push(`Note: ${p.note}`);
   return lines.join('\n');

@@ -104,6 +104,15 @@ describe.each(engines)('alerts end to end on $name', ({ open }) => {
     expect(feed.removed).toEqual(['BTC/USDT']); // a fired one-shot rule no longer holds its pair
   });
 
+  it("shows the chat's timezone beside UTC in the alert message once it is set", async () => {
+    await service.setTimezone(chat, 'Asia/Tokyo');
+    expect(await service.timezone(chat)).toBe('Asia/Tokyo');
+    await service.create(chat, spec({}), 'x');
+    tick('BTC/USDT', 101_500);
+    await front.waitForSent(1);
+    expect(front.sent[0]!.text).toMatch(/ UTC \(2026-11-25 21:00 Asia\/Tokyo\) · alert #\d+$/m);
+  });
+
   it('keeps a repeating rule armed across a restart without re-firing', async () => {
     const created = await service.create(chat, spec({ repeat: { kind: 'every', cooldownSec: 60 } }), 'x');
     tick('BTC/USDT', 101_500);

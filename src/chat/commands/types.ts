@@ -68,10 +68,11 @@ export type Reply =
   | { kind: 'watch_removed'; watch: WatchView }
   | { kind: 'watchlist'; entries: readonly WatchEntry[]; max: number; now: number }
   /** a group member who is not an admin tried to change what the group is alerted about */
-  | { kind: 'admins_only'; subject: ManagedSubject };
+  | { kind: 'admins_only'; subject: ManagedSubject }
+  | { kind: 'timezone'; timezone: string | null; changed: boolean; now: number };
 
 /** What a mutating command changes: the wording of a refusal depends on it. */
-export type ManagedSubject = 'alerts' | 'watchlist';
+export type ManagedSubject = 'alerts' | 'watchlist' | 'settings';
 
 /** What pressing a button did, as data; fronts show it as a short notice (Telegram: the callback answer). */
 export type ButtonOutcome =
@@ -110,7 +111,7 @@ export interface CommandServices {
    * methods serve chat reachability and buttons; commands work without them.
    */
   alerts?: Pick<AlertService, 'create' | 'list' | 'delete' | 'watch' | 'unwatch' | 'watchlist' | 'maxWatchesPerChat'> &
-    Partial<Pick<AlertService, 'deactivateChat' | 'reactivateChat' | 'rearm' | 'snooze'>>;
+    Partial<Pick<AlertService, 'deactivateChat' | 'reactivateChat' | 'rearm' | 'snooze' | 'timezone' | 'setTimezone'>>;
   now: () => number;
 }
 
