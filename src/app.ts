@@ -92,7 +92,7 @@ export function createApp(config: Config, deps: AppDeps): App {
   const services: CommandServices = { hub, config, now };
   let housekeeping: NodeJS.Timeout | undefined;
   const routes = new Map<string, RouteHandler>();
-  const telegram = config.telegram ? new TelegramFront({ ...config.telegram, services, log }) : undefined;
+  const telegram = config.telegram ? new TelegramFront({ ...config.telegram, services, log, limiter }) : undefined;
   if (telegram?.webhookPath) routes.set(telegram.webhookPath, telegram.handleWebhook);
   let http: HttpServer | undefined;
   let boundPort: number | undefined;

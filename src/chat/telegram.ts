@@ -12,6 +12,7 @@ import { pressButton, replyButtons } from './commands/buttons.js';
 import type { ChatRef, Reply } from './commands/types.js';
 import { renderButtonOutcome, renderReply } from './format.js';
 import type { ButtonRows, ChatFront, DeliveryOutcome, SendOptions } from './front.js';
+import type { RateLimiter } from '../delivery/limits.js';
 
 type Message = NonNullable<Context['msg']>;
 type CallbackQuery = NonNullable<Context['callbackQuery']>;
@@ -40,6 +41,8 @@ export interface TelegramFrontOptions {
   sendTimeoutMs?: number;
   /** long-poll `timeout` of getUpdates in seconds (default 30) */
   pollTimeoutSeconds?: number;
+  /** the process's send budget: command replies draw from it in the reply lane, ahead of queued alerts */
+  limiter?: RateLimiter;
 }
 
 /**
@@ -355,12 +358,27 @@ export class TelegramFront implements ChatFront {
     }
   }
 
+  /**
+   * Telegram counts replies in its 30 messages/s like any other send; the reply lane keeps headroom that
+   * alert traffic may not use, so this wait is short even while an alert burst drains.
+   */
+  private async waitForReplySlot(chat: ChatRef): Promise<void> {
+    const limiter = this.opts.limiter;
+    if (!limiter) return;
+    for (;;) {
+      const waitMs = limiter.reserve('telegram', chat.chatId, chat.kind, Date.now(), { priority: 'reply' });
+      if (waitMs === 0) return;
+      await sleep(waitMs, this.stopping.signal);
+    }
+  }
+
   private async onMessage(ctx: Context, msg: Message): Promise<void> {
     const chat = toChatRef(msg.chat, msg.from);
     const reply = await this.replyTo(msg, chat, ctx.me.username);
     const text = reply && renderReply(reply);
     if (!text) return;
     try {
+      await this.waitForReplySlot(chat);
       await ctx.api.sendMessage(msg.chat.id, text, {
         link_preview_options: { is_disabled: true },
         ...inlineKeyboard(replyButtons(reply)),

@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { RateLimiter } from '../../src/delivery/limits.js';
 import { TelegramFront, type TelegramFrontOptions } from '../../src/chat/telegram.js';
 import { commandList, type CommandServices } from '../../src/chat/commands/index.js';
 import { loadConfig } from '../../src/config.js';
@@ -335,5 +336,27 @@ describe('Telegram front, bounded stop', () => {
     const bot = new TelegramFront({ token: '999:wrong', apiRoot: fake.apiRoot, services: makeServices(), log });
     await expect(bot.start()).rejects.toThrow(/TELEGRAM_BOT_TOKEN was rejected by Telegram \(401: Unauthorized\)/);
     await bot.stop();
+  });
+});
+
+describe('Telegram front and the shared send budget', () => {
+  it("waits for the chat's budget before replying, so replies and alerts together keep Telegram's limits", async () => {
+    const fake = await startFakeTelegram();
+    const limiter = new RateLimiter();
+    const bot = front(fake, { limiter });
+    try {
+      await bot.start();
+      const carol = tgUser(1003, 'Carol');
+      const chat = privateChat(carol);
+      // a 429 for this chat was just honoured: nothing may go there for the next 400 ms
+      const until = Date.now() + 400;
+      limiter.pause('telegram', String(chat.id), until);
+      fake.userSays(chat, carol, '/help');
+      const reply = await fake.waitForSent(inChat(chat));
+      expect(reply.at).toBeGreaterThanOrEqual(until);
+    } finally {
+      await bot.stop();
+      await fake.close();
+    }
   });
 });
