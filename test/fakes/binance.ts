@@ -1,6 +1,6 @@
 import {
-  FakeExchangeServer, fillTemplate, fixtureReader, tickDecimals,
-  type ConnectionInfo, type FakeConn, type FakeExchange, type Json, type PriceOptions, type Quote, type RefuseTarget, type RestReply, type RestRequest,
+  FakeExchangeServer, fillTemplate, fixtureReader, parseJsonObject,
+  type FakeConn, type FakeExchange, type FakeVenueOptions, type Json, type Quote, type RecordedTickerKeys, type RestReply, type RestRequest,
 } from './common.js';
 
 export type { ConnectionInfo, PriceOptions, RefuseTarget } from './common.js';
@@ -17,6 +17,9 @@ const fixture = fixtureReader('binance');
 type SymbolInfo = Json & { symbol: string; baseAsset: string; filters: Array<{ filterType: string; tickSize?: string }> };
 const EXCHANGE_INFO = fixture<Json & { symbols: SymbolInfo[] }>('exchangeInfo.json');
 const REST_TICKER = fixture('ticker_24hr_single.json');
+const REST_TICKER_KEYS: RecordedTickerKeys = {
+  last: 'lastPrice', open: 'openPrice', high: 'highPrice', low: 'lowPrice', bid: 'bidPrice', ask: 'askPrice', volume: 'volume', quoteVolume: 'quoteVolume',
+};
 const WS_TICKER = fixture('ws_24hrTicker.json');
 const WS_MINI_TICKER = fixture('ws_24hrMiniTicker.json');
 const KLINES = fixture<unknown[][]>('klines.json');
@@ -29,22 +32,15 @@ const SYNTHETIC_START: Record<string, string> = {
 };
 const DAY_MS = 86_400_000;
 
-export interface FakeBinanceOptions {
-  port?: number;
+export interface FakeBinanceOptions extends FakeVenueOptions {
   /** push every subscribed stream this often (Binance pushes @ticker each 1000 ms); 0 = only on setPrice */
   emitIntervalMs?: number;
   /** server ping frames (Binance: every 20 s); the client's pongs count towards the message limit */
   pingIntervalMs?: number;
   /** incoming frames per second per connection before the fake disconnects it, as Binance does (5) */
   maxIncomingPerSecond?: number;
-  /** starting last prices by exchange symbol, e.g. { ETHUSDT: '3100.5' } */
-  prices?: Record<string, string>;
-  /**
-   * more USDT markets beyond the seven recorded ones, by base asset (e.g. ['P01', 'P02']): the ETHUSDT
-   * entry cloned with symbol and baseAsset replaced; synthetic, starting at 1 unless `prices` says otherwise
-   */
+  /** more USDT markets beyond the seven recorded ones: the ETHUSDT entry cloned with symbol and baseAsset replaced */
   extraBases?: readonly string[];
-  now?: () => number;
 }
 
 /** One 1-minute candle served by /api/v3/klines after setCandles; prices as numbers or exchange strings. */
@@ -66,23 +62,12 @@ export interface ControlFrame {
   id: unknown;
 }
 
-export interface FakeBinance {
+/** `frames`: every JSON frame received, in order (SUBSCRIBE, UNSUBSCRIBE, LIST_SUBSCRIPTIONS …). */
+export interface FakeBinance extends FakeExchange<ControlFrame> {
   /** put in BINANCE_REST_URL (replaces ccxt urls.api.public verbatim) */
   readonly restUrl: string;
   /** put in BINANCE_WS_URL (replaces ccxt urls.api.ws.spot verbatim; ccxt appends /<n>) */
   readonly wsUrl: string;
-  readonly port: number;
-  /** answered REST requests by path, e.g. { '/api/v3/ticker/24hr': 2 } */
-  readonly restHits: Readonly<Record<string, number>>;
-  readonly connections: { readonly current: number; readonly total: number };
-  /** every JSON frame received, in order: shows how a client batches and paces its SUBSCRIBEs */
-  readonly frames: readonly ControlFrame[];
-  subscriptions(): ConnectionInfo[];
-  setPrice(symbol: string, last: string, opts?: PriceOptions): void;
-  setEmitInterval(ms: number): void;
-  stall(on: boolean): void;
-  dropAll(): void;
-  refuse(on: boolean, what?: RefuseTarget): void;
   /**
    * Serves these 1-minute candles for `symbol` from /api/v3/klines (honouring startTime, endTime and
    * limit) instead of the recorded shape sample; an empty list goes back to the sample.
@@ -94,7 +79,6 @@ export interface FakeBinance {
    * by one tick; resolves with the last price sent per symbol once every frame is written.
    */
   blast(symbols: readonly string[], count: number): Promise<{ sent: number; last: Record<string, string> }>;
-  close(): Promise<void>;
 }
 
 interface Conn extends FakeConn {
@@ -106,7 +90,7 @@ interface Conn extends FakeConn {
 const fmt = (n: number, decimals = 8): string => n.toFixed(decimals);
 const pick = (template: Json, values: Json): Json => fillTemplate('binance', template, values);
 
-class FakeBinanceServer extends FakeExchangeServer<Conn, ControlFrame> implements FakeBinance, FakeExchange<ControlFrame> {
+class FakeBinanceServer extends FakeExchangeServer<Conn, ControlFrame> implements FakeBinance {
   /** trade id and trade count of each symbol before the first setPrice; both grow by one per update */
   private readonly tradeBase = new Map<string, { lastId: number; count: number }>();
   private readonly symbols: SymbolInfo[];
@@ -121,16 +105,9 @@ class FakeBinanceServer extends FakeExchangeServer<Conn, ControlFrame> implement
     ];
     for (const s of this.symbols) {
       const tick = s.filters.find((f) => f.filterType === 'PRICE_FILTER')?.tickSize ?? '0.01';
-      const decimals = tickDecimals(tick);
       const recorded = s.symbol === REST_TICKER['symbol'];
-      const start = Number(opts.prices?.[s.symbol] ?? (recorded ? REST_TICKER['lastPrice'] : SYNTHETIC_START[s.symbol] ?? '1'));
-      const r = (key: string, fallback: number): number => (recorded && !opts.prices?.[s.symbol] ? Number(REST_TICKER[key]) : fallback);
-      this.quotes.set(s.symbol, {
-        symbol: s.symbol, decimals, last: start,
-        open: r('openPrice', start), high: r('highPrice', start), low: r('lowPrice', start),
-        bid: r('bidPrice', start - 10 ** -decimals), ask: r('askPrice', start),
-        volume: r('volume', 1000), quoteVolume: r('quoteVolume', 1000 * start), updates: 0,
-      });
+      const price = opts.prices?.[s.symbol];
+      this.seedQuote(s.symbol, tick, price ?? SYNTHETIC_START[s.symbol] ?? '1', recorded && !price ? { ticker: REST_TICKER, keys: REST_TICKER_KEYS } : undefined);
       this.tradeBase.set(s.symbol, recorded ? { lastId: Number(REST_TICKER['lastId']), count: Number(REST_TICKER['count']) } : { lastId: 1000, count: 1000 });
     }
   }
@@ -311,15 +288,8 @@ class FakeBinanceServer extends FakeExchangeServer<Conn, ControlFrame> implement
 
   protected override onFrame(conn: Conn, text: string | undefined): void {
     if (!this.count(conn)) return;
-    let msg: Json;
-    try {
-      const parsed: unknown = JSON.parse(text ?? '');
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
-      msg = parsed as Json;
-    } catch {
-      this.send(conn, { code: 3, msg: 'Invalid JSON: expected value at line 1 column 1' });
-      return;
-    }
+    const msg = parseJsonObject(text);
+    if (!msg) return this.send(conn, { code: 3, msg: 'Invalid JSON: expected value at line 1 column 1' });
     const { method, params, id } = msg;
     this.received.push({ conn: conn.id, at: this.now(), method, params, id });
     const validId = id === null || (typeof id === 'number' && Number.isInteger(id)) || (typeof id === 'string' && /^[A-Za-z0-9]{1,36}$/.test(id));

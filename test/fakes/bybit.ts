@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
-  FakeExchangeServer, fillTemplate, fixtureReader, plain, tickDecimals,
-  type FakeConn, type FakeExchange, type Json, type Quote, type RestReply, type RestRequest,
+  FakeExchangeServer, fillTemplate, fixtureReader, parseJsonObject, plain,
+  type FakeConn, type FakeExchange, type FakeVenueOptions, type Json, type Quote, type RecordedTickerKeys, type RestReply, type RestRequest,
 } from './common.js';
 
 export type { ConnectionInfo, PriceOptions } from './common.js';
@@ -29,6 +29,9 @@ const ERR_INVALID_OP = fixture('ws_error_invalid_op.json');
 
 const RECORDED = INSTRUMENTS.result.list[0]!; // BTCUSDT
 const REST_TICKER = TICKERS.result.list[0]!; // BTCUSDT, the same doc example family
+const REST_TICKER_KEYS: RecordedTickerKeys = {
+  last: 'lastPrice', open: 'prevPrice24h', high: 'highPrice24h', low: 'lowPrice24h', bid: 'bid1Price', ask: 'ask1Price', volume: 'volume24h', quoteVolume: 'turnover24h',
+};
 
 /**
  * Markets beyond the one recorded instrument, so multi-pair tests (and the 10-args-per-subscribe rule)
@@ -48,17 +51,12 @@ const INSTRUMENT_LIST: Instrument[] = [
 ];
 const SYNTHETIC_START = new Map(DERIVED.map(([base, , start]) => [`${base}USDT`, start]));
 
-export interface FakeBybitOptions {
-  port?: number;
+/** `prices` by exchange symbol, e.g. { ETHUSDT: '3100.5' }; `extraBases` are derived like the other instruments. */
+export interface FakeBybitOptions extends FakeVenueOptions {
   /** push every subscribed ticker this often (Bybit spot pushes each 50 ms); 0 = only on setPrice and subscribe */
   emitIntervalMs?: number;
-  /** starting last prices by exchange symbol, e.g. { ETHUSDT: '3100.5' } */
-  prices?: Record<string, string>;
   /** topics one subscribe may carry before the fake rejects it (Bybit spot: 10) */
   maxArgsPerSubscribe?: number;
-  /** more USDT markets by base coin (e.g. ['P01']), derived like the others; synthetic, starting at 1 */
-  extraBases?: readonly string[];
-  now?: () => number;
 }
 
 /** One JSON frame the fake received (pings included). */
@@ -100,16 +98,9 @@ class FakeBybitServer extends FakeExchangeServer<Conn, BybitFrame> implements Fa
       })),
     ];
     for (const ins of this.instruments) {
-      const recorded = ins.symbol === REST_TICKER['symbol'] && !opts.prices?.[ins.symbol];
-      const start = Number(opts.prices?.[ins.symbol] ?? (recorded ? REST_TICKER['lastPrice'] : SYNTHETIC_START.get(ins.symbol) ?? '1'));
-      const decimals = tickDecimals(ins.priceFilter.tickSize);
-      const r = (key: string, fallback: number): number => (recorded ? Number(REST_TICKER[key]) : fallback);
-      this.quotes.set(ins.symbol, {
-        symbol: ins.symbol, decimals, last: start,
-        open: r('prevPrice24h', start), high: r('highPrice24h', start), low: r('lowPrice24h', start),
-        bid: r('bid1Price', start - 10 ** -decimals), ask: r('ask1Price', start),
-        volume: r('volume24h', 1000), quoteVolume: r('turnover24h', 1000 * start), updates: 0,
-      });
+      const price = opts.prices?.[ins.symbol];
+      const recorded = ins.symbol === REST_TICKER['symbol'] && !price;
+      this.seedQuote(ins.symbol, ins.priceFilter.tickSize, price ?? SYNTHETIC_START.get(ins.symbol) ?? '1', recorded ? { ticker: REST_TICKER, keys: REST_TICKER_KEYS } : undefined);
     }
   }
 
@@ -171,14 +162,8 @@ class FakeBybitServer extends FakeExchangeServer<Conn, BybitFrame> implements Fa
   }
 
   protected override onFrame(conn: Conn, text: string | undefined): void {
-    let msg: Json;
-    try {
-      const parsed: unknown = JSON.parse(text ?? '');
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
-      msg = parsed as Json;
-    } catch {
-      return this.send(conn, pick(ERR_INVALID_OP, { ...ERR_INVALID_OP, conn_id: conn.connId }));
-    }
+    const msg = parseJsonObject(text);
+    if (!msg) return this.send(conn, pick(ERR_INVALID_OP, { ...ERR_INVALID_OP, conn_id: conn.connId }));
     const { op, args, req_id } = msg;
     this.received.push({ conn: conn.id, at: this.now(), op, args, req_id });
     const reqId = req_id === undefined ? '' : String(req_id);

@@ -36,6 +36,16 @@ export const tickDecimals = (tick: string): number => Math.max(0, Math.round(-Ma
 /** Number as exchanges without fixed-width decimals print it: "21109.77", "0.0196", "20575". */
 export const plain = (n: number): string => String(Number(n.toFixed(10)));
 
+/** A text frame's JSON object; undefined for a binary frame, bad JSON, an array or a scalar. */
+export function parseJsonObject(text: string | undefined): Json | undefined {
+  try {
+    const parsed: unknown = JSON.parse(text ?? '');
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Json) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export interface PriceOptions {
   open?: string;
   high?: string;
@@ -45,6 +55,9 @@ export interface PriceOptions {
   volume?: string;
   quoteVolume?: string;
 }
+
+/** Where a venue's recorded ticker keeps each starting value of a Quote, e.g. last: 'lastPrice'. */
+export type RecordedTickerKeys = Record<'last' | 'open' | 'high' | 'low' | 'bid' | 'ask' | 'volume' | 'quoteVolume', string>;
 
 /** One market's state; every push and REST answer is rendered from it. */
 export interface Quote {
@@ -94,6 +107,16 @@ export interface FakeServerOptions {
   /** push every subscribed stream this often; 0 = only on setPrice */
   emitIntervalMs?: number;
   now?: () => number;
+}
+
+/** What every start function takes besides its venue's own knobs. */
+export interface FakeVenueOptions extends FakeServerOptions {
+  /** 0 (the default) = any free port */
+  port?: number;
+  /** starting last prices by exchange symbol (BTCUSDT, BTC-USDT); a priced market starts synthetic, not recorded */
+  prices?: Record<string, string>;
+  /** more USDT markets beyond the listed ones, by base asset (e.g. ['P01', 'P02']); synthetic, starting at 1 unless `prices` says otherwise */
+  extraBases?: readonly string[];
 }
 
 /** The control surface every fake exchange offers to tests; `F` is the venue's record of a control frame. */
@@ -237,6 +260,22 @@ export abstract class FakeExchangeServer<C extends FakeConn, F> implements FakeE
   /** whether market data may go out now (false while stalled) */
   protected get streaming(): boolean {
     return !this.stalled;
+  }
+
+  /**
+   * Adds a market's starting quote. `recorded`: the venue's recorded ticker of this market, whose values it
+   * takes (unless the test priced it); otherwise `start` with a one-tick spread and a volume of 1000.
+   */
+  protected seedQuote(symbol: string, tickSize: string, start: string, recorded?: { ticker: Json; keys: RecordedTickerKeys }): void {
+    const decimals = tickDecimals(tickSize);
+    const r = (key: keyof RecordedTickerKeys, fallback: number): number => (recorded ? Number(recorded.ticker[recorded.keys[key]]) : fallback);
+    const last = r('last', Number(start));
+    this.quotes.set(symbol, {
+      symbol, decimals, last,
+      open: r('open', last), high: r('high', last), low: r('low', last),
+      bid: r('bid', last - 10 ** -decimals), ask: r('ask', last),
+      volume: r('volume', 1000), quoteVolume: r('quoteVolume', 1000 * last), updates: 0,
+    });
   }
 
   protected quote(symbol: string): Quote {

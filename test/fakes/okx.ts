@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import {
-  FakeExchangeServer, fillTemplate, fixtureReader, plain, tickDecimals,
-  type FakeConn, type FakeExchange, type Json, type Quote, type RestReply, type RestRequest,
+  FakeExchangeServer, fillTemplate, fixtureReader, parseJsonObject, plain,
+  type FakeConn, type FakeExchange, type FakeVenueOptions, type Json, type Quote, type RecordedTickerKeys, type RestReply, type RestRequest,
 } from './common.js';
 
 export type { ConnectionInfo, PriceOptions } from './common.js';
@@ -28,6 +28,9 @@ const ERR_EVENT = fixture('ws_error_event.json');
 
 const RECORDED = INSTRUMENTS.data[0]!; // BTC-USDT
 const RECORDED_TICKER = PUSH.data[0]!; // BTC-USDT: the only recorded ticker of a market the fake lists
+const RECORDED_TICKER_KEYS: RecordedTickerKeys = {
+  last: 'last', open: 'open24h', high: 'high24h', low: 'low24h', bid: 'bidPx', ask: 'askPx', volume: 'vol24h', quoteVolume: 'volCcy24h',
+};
 
 /**
  * Markets beyond the one recorded instrument, so multi-pair tests mean something. Derived: the BTC-USDT
@@ -44,15 +47,10 @@ const INSTRUMENT_LIST: Instrument[] = [
 ];
 const SYNTHETIC_START = new Map(DERIVED.map(([base, , start]) => [`${base}-USDT`, start]));
 
-export interface FakeOkxOptions {
-  port?: number;
+/** `prices` by instId, e.g. { 'ETH-USDT': '3100.5' }; `extraBases` are derived like the other instruments. */
+export interface FakeOkxOptions extends FakeVenueOptions {
   /** push every subscribed ticker this often (OKX: every 100 ms while it changes); 0 = only on setPrice and subscribe */
   emitIntervalMs?: number;
-  /** starting last prices by instId, e.g. { 'ETH-USDT': '3100.5' } */
-  prices?: Record<string, string>;
-  /** more USDT markets by base currency (e.g. ['P01']), derived like the others; synthetic, starting at 1 */
-  extraBases?: readonly string[];
-  now?: () => number;
 }
 
 /** One JSON frame the fake received (text pings are counted in `heartbeats` instead). */
@@ -90,16 +88,9 @@ class FakeOkxServer extends FakeExchangeServer<Conn, OkxFrame> implements FakeOk
       ...(opts.extraBases ?? []).map((base): Instrument => ({ ...RECORDED, instId: `${base}-USDT`, baseCcy: base, tickSz: '0.0001' })),
     ];
     for (const ins of this.instruments) {
-      const recorded = ins.instId === RECORDED_TICKER['instId'] && !opts.prices?.[ins.instId];
-      const start = Number(opts.prices?.[ins.instId] ?? (recorded ? RECORDED_TICKER['last'] : SYNTHETIC_START.get(ins.instId) ?? '1'));
-      const decimals = tickDecimals(ins.tickSz);
-      const r = (key: string, fallback: number): number => (recorded ? Number(RECORDED_TICKER[key]) : fallback);
-      this.quotes.set(ins.instId, {
-        symbol: ins.instId, decimals, last: start,
-        open: r('open24h', start), high: r('high24h', start), low: r('low24h', start),
-        bid: r('bidPx', start - 10 ** -decimals), ask: r('askPx', start),
-        volume: r('vol24h', 1000), quoteVolume: r('volCcy24h', 1000 * start), updates: 0,
-      });
+      const price = opts.prices?.[ins.instId];
+      const recorded = ins.instId === RECORDED_TICKER['instId'] && !price;
+      this.seedQuote(ins.instId, ins.tickSz, price ?? SYNTHETIC_START.get(ins.instId) ?? '1', recorded ? { ticker: RECORDED_TICKER, keys: RECORDED_TICKER_KEYS } : undefined);
     }
   }
 
@@ -164,14 +155,8 @@ class FakeOkxServer extends FakeExchangeServer<Conn, OkxFrame> implements FakeOk
       this.heartbeats += 1;
       return this.send(conn, 'pong'); // a bare text frame, not JSON
     }
-    let msg: Json;
-    try {
-      const parsed: unknown = JSON.parse(text ?? '');
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
-      msg = parsed as Json;
-    } catch {
-      return this.error(conn, '60012', `Illegal request: ${text ?? '<binary>'}`);
-    }
+    const msg = parseJsonObject(text);
+    if (!msg) return this.error(conn, '60012', `Illegal request: ${text ?? '<binary>'}`);
     const { op, args } = msg;
     this.received.push({ conn: conn.id, at: this.now(), op, args });
     const list: Arg[] = (Array.isArray(args) ? args : []).map((a: unknown) => {
