@@ -23,6 +23,10 @@ import { MarketHub } from '../src/market/hub.js';
 import { Poller } from '../src/market/poller.js';
 import type { PriceTick } from '../src/market/types.js';
 import { startFakeBinance, type FakeBinance, type RefuseTarget } from '../test/fakes/binance.js';
+import { waitFor as waitUntil } from '../test/helpers/wait.js';
+
+/** benchmarks poll every 2 ms: the figures are detection times */
+const waitFor = <T>(probe: () => T | undefined | false | null, what: string, ms: number): Promise<T> => waitUntil(probe, what, ms, 2);
 
 // ---- the child: a fake Binance per 'start', driven by messages ----
 
@@ -112,15 +116,6 @@ const log = createLogger('silent');
 const cleanups: Array<() => Promise<unknown>> = [];
 let unhandled = 0;
 
-async function waitFor<T>(probe: () => T | undefined | false | null, what: string, ms: number): Promise<T> {
-  const deadline = performance.now() + ms;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined && value !== false && value !== null) return value;
-    if (performance.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
 
 const fmtInt = (n: number): string => Math.round(n).toLocaleString('en-US');
 const sec = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;

@@ -8,6 +8,7 @@ import type { VenueConfig } from '../../src/market/feeds/base.js';
 import { createFeed, type StreamFeed } from '../../src/market/feeds/index.js';
 import type { PriceTick } from '../../src/market/types.js';
 import type { FakeExchange, FakeServerOptions } from '../fakes/common.js';
+import { waitFor as waitUntil } from '../helpers/wait.js';
 
 /**
  * The behaviour every venue's feed owes the rest of the bot, checked against that venue's local fake:
@@ -17,15 +18,8 @@ import type { FakeExchange, FakeServerOptions } from '../fakes/common.js';
  * nothing asserts on speed.
  */
 
-export async function waitFor<T>(probe: () => T | undefined | false | null, what: string, ms = 8000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined && value !== false && value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+/** venue files import the waits from here with the rest of the contract; 8 s suits a loopback fake */
+export const waitFor = <T>(probe: () => T | undefined | false | null, what: string, ms = 8000): Promise<T> => waitUntil(probe, what, ms);
 
 export const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

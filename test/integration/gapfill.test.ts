@@ -8,6 +8,7 @@ import type { PriceTick } from '../../src/market/types.js';
 import { startFakeBinance, type FakeCandle } from '../fakes/binance.js';
 import { startFakeBybit } from '../fakes/bybit.js';
 import { startFakeOkx } from '../fakes/okx.js';
+import { waitFor } from '../helpers/wait.js';
 
 /**
  * Gap-fill end to end: the real Binance feed and hub against the fake, whose klines endpoint serves
@@ -20,15 +21,6 @@ const recordUnhandled = (reason: unknown): void => void unhandled.push(reason);
 beforeAll(() => void process.on('unhandledRejection', recordUnhandled));
 afterAll(() => void process.off('unhandledRejection', recordUnhandled));
 
-async function waitFor<T>(probe: () => T | undefined | false | null, what: string, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined && value !== false && value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {

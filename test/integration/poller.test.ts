@@ -10,6 +10,7 @@ import { startFakeBinance } from '../fakes/binance.js';
 import { startFakeBybit } from '../fakes/bybit.js';
 import type { FakeExchange } from '../fakes/common.js';
 import { startFakeOkx } from '../fakes/okx.js';
+import { waitFor } from '../helpers/wait.js';
 
 /**
  * The REST fallback end to end against each local fake: real ccxt feed, hub and node-cron poller on a
@@ -21,15 +22,6 @@ const recordUnhandled = (reason: unknown): void => void unhandled.push(reason);
 beforeAll(() => void process.on('unhandledRejection', recordUnhandled));
 afterAll(() => void process.off('unhandledRejection', recordUnhandled));
 
-async function waitFor<T>(probe: () => T | undefined | false | null, what: string, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined && value !== false && value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
