@@ -76,7 +76,7 @@ export function createApp(config: Config, deps: AppDeps): App {
   // database still gets its messages.
   const frontsByPlatform = new Map<ChatFront['platform'], ChatFront>();
   let dispatcher: Dispatcher | undefined;
-  // one budget per platform for everything the process sends (the fronts' replies will draw from it too)
+  // one budget per platform for everything the process sends: alerts and command replies alike
   const limiter = new RateLimiter();
   const alertService = new AlertService({ hub, log, now, maxRulesPerChat: config.maxRulesPerChat, onEnqueued: () => dispatcher?.wake() });
   const gapFiller = new GapFiller({
