@@ -93,6 +93,7 @@ const EnvSchema = z
       .transform((s) => s ?? 'info')
       .pipe(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])),
     CONSOLE_CHAT: flag,
+    WEBHOOK_ALLOW_LOCAL: flag,
   })
   .superRefine((env, ctx) => {
     if (env.TELEGRAM_WEBHOOK_URL && !env.TELEGRAM_BOT_TOKEN) {
@@ -133,6 +134,8 @@ export interface Config {
   logLevel: Env['LOG_LEVEL'];
   /** run the terminal chat even when stdin is not a TTY */
   consoleChat: boolean;
+  /** let /webhook point at this machine or a private network (self-hosted receivers, tests) */
+  webhookAllowLocal: boolean;
 }
 
 function deepFreeze<T>(value: T): T {
@@ -187,5 +190,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     httpPort: e.HTTP_PORT,
     logLevel: e.LOG_LEVEL,
     consoleChat: e.CONSOLE_CHAT,
+    webhookAllowLocal: e.WEBHOOK_ALLOW_LOCAL,
   });
 }

@@ -7,9 +7,10 @@ import { nextDelay } from '../lib/backoff.js';
 import type { Logger } from '../log.js';
 import type { MarketHub } from '../market/hub.js';
 import type { PriceTick } from '../market/types.js';
-import type { ChatRef, Platform, WatchMove } from '../chat/commands/types.js';
+import type { ChatRef, Platform, WatchMove, WebhookView } from '../chat/commands/types.js';
 import { renderAlertMessage, renderWatchMessage } from '../chat/format.js';
-import { enqueue } from '../delivery/outbox.js';
+import { randomBytes } from 'node:crypto';
+import { enqueue, type OutboxRow } from '../delivery/outbox.js';
 import type { AlertPayload, NewNotification } from '../delivery/notification.js';
 import { AlertEngine } from './engine.js';
 import { describeCondition } from './grammar.js';
@@ -148,6 +149,31 @@ export class AlertService {
     const prisma = this.db();
     const row = await upsertChat(prisma, { platform: chat.platform, externalId: chat.chatId, kind: chat.kind, ...(chat.title ? { title: chat.title } : {}) });
     await prisma.chat.update({ where: { id: row.id }, data: { timezone } });
+  }
+
+  /** The chat's webhook, without its secret; null when it has none. */
+  async webhook(chat: ChatRef): Promise<WebhookView | null> {
+    const row = await this.db().webhook.findFirst({
+      where: { chat: { platform: chat.platform, externalId: chat.chatId } },
+      select: { url: true, active: true, failures: true, lastError: true, createdAt: true },
+    });
+    return row;
+  }
+
+  /** Creates or replaces the chat's webhook with a fresh secret, returned this once; the URL must already be validated. */
+  async setWebhook(chat: ChatRef, url: string): Promise<{ url: string; secret: string }> {
+    const prisma = this.db();
+    const row = await upsertChat(prisma, { platform: chat.platform, externalId: chat.chatId, kind: chat.kind, ...(chat.title ? { title: chat.title } : {}) });
+    const secret = randomBytes(32).toString('hex');
+    const fresh = { url, secret, active: true, failures: 0, lastError: null, createdAt: new Date(this.now()) };
+    await prisma.webhook.upsert({ where: { chatId: row.id }, create: { chatId: row.id, ...fresh }, update: fresh });
+    return { url, secret };
+  }
+
+  /** Removes the chat's webhook; alerts still waiting for it are then not posted. False when there was none. */
+  async removeWebhook(chat: ChatRef): Promise<boolean> {
+    const { count } = await this.db().webhook.deleteMany({ where: { chat: { platform: chat.platform, externalId: chat.chatId } } });
+    return count > 0;
   }
 
   async list(chat: ChatRef): Promise<AlertRule[]> {
@@ -439,11 +465,11 @@ export class AlertService {
  * The messages for a batch of rule firings, from the rules' rows (chat, note, wording). A rule deleted
  * while its firing waited for the writer gets no message.
  */
-async function ruleNotifications(tx: Db, firings: readonly Firing[]): Promise<NewNotification[]> {
+async function ruleNotifications(tx: Db, firings: readonly Firing[]): Promise<OutboxRow[]> {
   if (firings.length === 0) return [];
   const rows = await tx.alertRule.findMany({
     where: { id: { in: firings.map((f) => f.ruleId) }, state: { not: 'deleted' } },
-    select: { id: true, chatId: true, note: true, pair: true, kind: true, op: true, threshold: true, windowSec: true, chat: { select: { timezone: true } } },
+    select: { id: true, chatId: true, note: true, pair: true, kind: true, op: true, threshold: true, windowSec: true, chat: { select: { timezone: true, webhook: { select: { active: true } } } } },
   });
   const byId = new Map(rows.map((r) => [r.id, r]));
   return firings.flatMap((f) => {
@@ -453,7 +479,9 @@ async function ruleNotifications(tx: Db, firings: readonly Firing[]): Promise<Ne
       kind: 'alert', ruleId: f.ruleId, exchange: f.exchange, pair: f.pair, condition: describeCondition(columnsToCondition(row), row.pair),
       price: f.price, at: f.at, source: f.source, final: f.final, ...(row.note ? { note: row.note } : {}),
     };
-    return [{ chatId: row.chatId, ruleId: f.ruleId, dedupeKey: `rule:${f.ruleId}:fire:${f.state.fireCount}`, text: renderAlertMessage(payload, row.chat.timezone), payload }];
+    const message: OutboxRow = { chatId: row.chatId, ruleId: f.ruleId, dedupeKey: `rule:${f.ruleId}:fire:${f.state.fireCount}`, text: renderAlertMessage(payload, row.chat.timezone), payload };
+    // the webhook copy is a row of its own, so a failing receiver never holds back the chat message
+    return row.chat.webhook?.active ? [message, { ...message, dedupeKey: `${message.dedupeKey}:webhook`, target: 'webhook' as const }] : [message];
   });
 }
 

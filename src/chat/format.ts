@@ -92,6 +92,21 @@ export function renderReply(reply: Reply): string | null {
     case 'timezone':
       if (reply.timezone === null) return reply.changed ? 'Times in messages are now in UTC only.' : 'Times in messages are in UTC. Set your own with /timezone Europe/Berlin.';
       return `${reply.changed ? 'Timezone set to' : 'Timezone:'} ${reply.timezone} (now ${localTime(reply.now, reply.timezone)}). Alerts show this time beside UTC.`;
+    case 'webhook_set':
+      return [
+        `Webhook set: ${reply.url}`,
+        `Secret (shown once — store it now): ${reply.secret}`,
+        'Every alert is POSTed there as JSON. To verify one, compute the HMAC-SHA256 of the raw body keyed with this secret: the x-maxflash-signature header is "sha256=" and that hex. x-maxflash-delivery is the same on a retried delivery.',
+        'Lost the secret? Send /webhook with the URL again for a new one. /webhook off removes it.',
+      ].join('\n');
+    case 'webhook_status': {
+      const hook = reply.webhook;
+      if (!hook) return 'No webhook. With /webhook https://example.org/hook every alert is also POSTed there as signed JSON.';
+      const health = hook.lastError ? `Last error: ${hook.lastError}${hook.failures > 0 ? ` (${hook.failures} failed in a row)` : ''}` : 'No delivery errors.';
+      return [`Webhook: ${hook.url} (${hook.active ? 'active' : 'inactive'})`, health, 'The secret is shown only when the webhook is set. /webhook off removes it.'].join('\n');
+    }
+    case 'webhook_removed':
+      return reply.removed ? 'Webhook removed; alerts go to this chat only.' : 'This chat has no webhook.';
   }
 }
 

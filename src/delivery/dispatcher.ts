@@ -7,6 +7,7 @@ import { nextDelay } from '../lib/backoff.js';
 import type { Logger } from '../log.js';
 import { RateLimiter, type Platform } from './limits.js';
 import { AlertPayload } from './notification.js';
+import { postWebhook, type WebhookOutcome, type WebhookRequest } from './webhook.js';
 import { claimDue, markFailed, markRetry, markSent, nextDueAt, release, requeueInFlight, type ClaimedNotification } from './outbox.js';
 
 export interface DispatcherOptions {
@@ -33,6 +34,8 @@ export interface DispatcherOptions {
    * once listening, to a function that unsubscribes. Rows enqueued in this process wake it via wake().
    */
   listen?: (onNotify: () => void) => Promise<() => Promise<void>>;
+  /** posts one webhook delivery (tests may stub it; default postWebhook) */
+  postWebhook?: (req: WebhookRequest) => Promise<WebhookOutcome>;
 }
 
 /** Buttons act on one rule: only a message that is one alert's whole text (or its last part) carries them. */
@@ -204,13 +207,17 @@ export class Dispatcher {
     this.idleWait = undefined;
   }
 
-  /** One chat's rows in order, one message after another; different chats side by side. */
+  /**
+   * One chat's rows in order, one message after another; different chats side by side. A chat's webhook
+   * rows are a queue of their own: never packed into a chat message, and neither waits for the other.
+   */
   private async deliverAll(rows: readonly ClaimedNotification[]): Promise<void> {
-    const byChat = new Map<number, ClaimedNotification[]>();
+    const byChat = new Map<string, ClaimedNotification[]>();
     for (const row of rows) {
-      const list = byChat.get(row.chatId);
+      const key = `${row.target}:${row.chatId}`;
+      const list = byChat.get(key);
       if (list) list.push(row);
-      else byChat.set(row.chatId, [row]);
+      else byChat.set(key, [row]);
     }
     const chats = [...byChat.values()];
     let next = 0;
@@ -228,7 +235,7 @@ export class Dispatcher {
   private async deliverChat(rows: ClaimedNotification[]): Promise<void> {
     const open = new Set(rows);
     try {
-      await this.deliverChatRows(rows, open);
+      await (rows[0]!.target === 'webhook' ? this.deliverWebhookRows(rows, open) : this.deliverChatRows(rows, open));
     } catch (err) {
       for (const row of open) this.stranded.push(row.id);
       throw err;
@@ -333,6 +340,56 @@ export class Dispatcher {
       }
     }
     // stopping: whatever was not sent waits for the next run, without spending an attempt
+    await settle([...open], (ids) => release(db, ids, new Date(this.now())));
+  }
+  /**
+   * A chat's webhook rows, one POST each, in order. The webhook is read at send time, so rows left after
+   * `/webhook off` fail rather than go out, and a replaced webhook gets what was still waiting.
+   */
+  private async deliverWebhookRows(rows: ClaimedNotification[], open: Set<ClaimedNotification>): Promise<void> {
+    const db = this.opts.prisma;
+    const { chatId } = rows[0]!;
+    const settle = async (done: readonly ClaimedNotification[], write: (ids: bigint[]) => Promise<unknown>): Promise<void> => {
+      const ids = done.filter((r) => open.has(r)).map((r) => r.id);
+      if (ids.length) await write(ids);
+      for (const r of done) open.delete(r);
+    };
+    const hook = await db.webhook.findUnique({ where: { chatId } });
+    if (!hook?.active) {
+      await settle(rows, (ids) => markFailed(db, ids, 'webhook removed'));
+      return;
+    }
+    const post = this.opts.postWebhook ?? postWebhook;
+    for (const row of rows) {
+      if (this.stopping.signal.aborted) break;
+      const payload = AlertPayload.safeParse(row.payload);
+      if (!payload.success) {
+        await settle([row], (ids) => markFailed(db, ids, 'not an alert: nothing to post'));
+        continue;
+      }
+      const body = JSON.stringify({ ...payload.data, platform: row.platform, chat: row.externalId, sentAt: new Date(this.now()).toISOString() });
+      const outcome = await post({ url: hook.url, secret: hook.secret, deliveryId: row.id.toString(), body });
+      if (outcome.ok) {
+        await settle([row], (ids) => markSent(db, ids, new Date(this.now())));
+        if (hook.failures > 0 || hook.lastError) await db.webhook.updateMany({ where: { id: hook.id }, data: { failures: 0, lastError: null } });
+        hook.failures = 0;
+        hook.lastError = null;
+        continue;
+      }
+      const ctx = { chatId, attempts: row.attempts, error: outcome.error };
+      await db.webhook.updateMany({ where: { id: hook.id }, data: { failures: { increment: 1 }, lastError: outcome.error } });
+      if (!outcome.retry || row.attempts >= (this.opts.maxAttempts ?? 60)) {
+        this.log.warn(ctx, 'webhook delivery failed for good');
+        await settle([row], (ids) => markFailed(db, ids, outcome.error));
+        continue;
+      }
+      const at = new Date(this.now() + nextDelay(row.attempts - 1, { baseMs: 1_000, capMs: 30 * 60_000 }));
+      this.log.warn(ctx, 'webhook delivery failed; will retry');
+      await settle([row], (ids) => markRetry(db, ids, at, outcome.error));
+      // later alerts wait with it, so the receiver sees them in order
+      await settle([...open], (ids) => release(db, ids, at));
+      return;
+    }
     await settle([...open], (ids) => release(db, ids, new Date(this.now())));
   }
 }

@@ -12,8 +12,15 @@ import type { NewNotification } from './notification.js';
 /** The channel enqueue notifies on commit, so a dispatcher in another process wakes for new rows. */
 export const OUTBOX_CHANNEL = 'maxflash_outbox';
 
+/** Where a row goes: the chat through its front, or the chat's webhook (one POST per row, never coalesced). */
+export type NotificationTarget = 'chat' | 'webhook';
+
+/** A row to enqueue; rows without a target go to the chat. */
+export type OutboxRow = NewNotification & { target?: NotificationTarget };
+
 export interface ClaimedNotification {
   id: bigint;
+  target: NotificationTarget;
   chatId: number;
   platform: Platform;
   /** the chat's kind decides its send limits */
@@ -26,10 +33,10 @@ export interface ClaimedNotification {
 }
 
 /** `now` is the app's clock, the same one claimDue and the retry times use (never the database's). */
-export async function enqueue(db: Db, rows: readonly NewNotification[], now: Date): Promise<number> {
+export async function enqueue(db: Db, rows: readonly OutboxRow[], now: Date): Promise<number> {
   if (rows.length === 0) return 0;
   const result = await db.notification.createMany({
-    data: rows.map((r) => ({ chatId: r.chatId, ruleId: r.ruleId ?? null, dedupeKey: r.dedupeKey, text: r.text, payload: r.payload, nextAttemptAt: now, createdAt: now })),
+    data: rows.map((r) => ({ chatId: r.chatId, ruleId: r.ruleId ?? null, dedupeKey: r.dedupeKey, text: r.text, payload: r.payload, target: r.target ?? 'chat', nextAttemptAt: now, createdAt: now })),
     skipDuplicates: true,
   });
   // Inside the caller's transaction Postgres holds the notification until commit (and drops it on
@@ -51,11 +58,15 @@ export interface ClaimOptions {
  * has waiting leaves together as one message rather than split by where a row limit fell.
  */
 export async function claimDue(db: Db, limit: number, now: Date, opts: ClaimOptions = {}): Promise<ClaimedNotification[]> {
-  const skip = opts.skipPlatforms?.length ? Prisma.sql`AND hc.platform::text NOT IN (${Prisma.join(opts.skipPlatforms)})` : Prisma.empty;
+  // a platform's send limit does not hold back webhook rows
+  const skipped = opts.skipPlatforms?.length ? Prisma.join(opts.skipPlatforms) : undefined;
+  const skip = skipped ? Prisma.sql`AND (h.target = 'webhook' OR hc.platform::text NOT IN (${skipped}))` : Prisma.empty;
+  // a chat picked for its webhook rows must not bring along chat rows of a skipped platform
+  const skipRows = skipped ? Prisma.sql`AND (q.target = 'webhook' OR q.chat_id NOT IN (SELECT sc.id FROM chats sc WHERE sc.platform::text IN (${skipped})))` : Prisma.empty;
   // The status and due checks are repeated where the rows are locked: a row another dispatcher claimed
   // meanwhile is re-read there and dropped, while the window function (not allowed with FOR UPDATE)
   // runs a level below.
-  const rows = await db.$queryRaw<Array<{ id: bigint; chat_id: number; platform: Platform; kind: ChatKind; external_id: string; text: string; attempts: number; payload: unknown }>>`
+  const rows = await db.$queryRaw<Array<{ id: bigint; target: NotificationTarget; chat_id: number; platform: Platform; kind: ChatKind; external_id: string; text: string; attempts: number; payload: unknown }>>`
     UPDATE notifications n
        SET status = 'sending', attempts = n.attempts + 1
       FROM chats c
@@ -65,9 +76,9 @@ export async function claimDue(db: Db, limit: number, now: Date, opts: ClaimOpti
           WHERE l.status = 'pending' AND l.next_attempt_at <= ${now}
             AND l.id IN (
               SELECT r.id FROM (
-                SELECT q.id, row_number() OVER (PARTITION BY q.chat_id ORDER BY q.id) AS k
+                SELECT q.id, row_number() OVER (PARTITION BY q.chat_id, q.target ORDER BY q.id) AS k
                   FROM notifications q
-                 WHERE q.status = 'pending' AND q.next_attempt_at <= ${now}
+                 WHERE q.status = 'pending' AND q.next_attempt_at <= ${now} ${skipRows}
                    AND q.chat_id IN (
                      SELECT h.chat_id FROM notifications h JOIN chats hc ON hc.id = h.chat_id
                       WHERE h.status = 'pending' AND h.next_attempt_at <= ${now} AND hc.active ${skip}
@@ -75,9 +86,9 @@ export async function claimDue(db: Db, limit: number, now: Date, opts: ClaimOpti
                       LIMIT ${limit})) r
                WHERE r.k <= ${opts.perChat ?? 100})
           FOR UPDATE SKIP LOCKED)
-    RETURNING n.id, n.chat_id, c.platform::text AS platform, c.kind::text AS kind, c.external_id, n.text, n.attempts, n.payload`;
+    RETURNING n.id, n.target::text AS target, n.chat_id, c.platform::text AS platform, c.kind::text AS kind, c.external_id, n.text, n.attempts, n.payload`;
   return rows
-    .map((r) => ({ id: r.id, chatId: r.chat_id, platform: r.platform, kind: r.kind, externalId: r.external_id, text: r.text, attempts: r.attempts, payload: r.payload }))
+    .map((r) => ({ id: r.id, target: r.target, chatId: r.chat_id, platform: r.platform, kind: r.kind, externalId: r.external_id, text: r.text, attempts: r.attempts, payload: r.payload }))
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)); // RETURNING keeps no order; coalescing needs oldest first
 }
 

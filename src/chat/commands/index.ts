@@ -7,6 +7,7 @@ import { price } from './price.js';
 import { alert, alerts, del } from './alert.js';
 import { unwatch, watch, watchlist } from './watch.js';
 import { timezone } from './timezone.js';
+import { webhook } from './webhook.js';
 import type { ChatRef, Command, CommandInfo, CommandServices, Reply } from './types.js';
 
 export type { ButtonOutcome, ChatRef, Command, CommandServices, Reply } from './types.js';
@@ -16,7 +17,7 @@ const MAX_INPUT = 1_000;
 
 const commands: Command[] = [];
 const help = makeHelp(() => commands.map(toInfo));
-commands.push(price, alert, alerts, del, watch, unwatch, watchlist, timezone, help);
+commands.push(price, alert, alerts, del, watch, unwatch, watchlist, timezone, webhook, help);
 
 const byName = new Map<string, Command>();
 for (const c of commands) for (const n of [c.name, ...(c.aliases ?? [])]) byName.set(n, c);

@@ -69,7 +69,21 @@ export type Reply =
   | { kind: 'watchlist'; entries: readonly WatchEntry[]; max: number; now: number }
   /** a group member who is not an admin tried to change what the group is alerted about */
   | { kind: 'admins_only'; subject: ManagedSubject }
-  | { kind: 'timezone'; timezone: string | null; changed: boolean; now: number };
+  | { kind: 'timezone'; timezone: string | null; changed: boolean; now: number }
+  /** the only time the secret is shown */
+  | { kind: 'webhook_set'; url: string; secret: string }
+  | { kind: 'webhook_status'; webhook: WebhookView | null }
+  | { kind: 'webhook_removed'; removed: boolean };
+
+/** A chat's webhook as shown to users: never the secret. */
+export interface WebhookView {
+  url: string;
+  active: boolean;
+  /** failed deliveries in a row */
+  failures: number;
+  lastError: string | null;
+  createdAt: Date;
+}
 
 /** What a mutating command changes: the wording of a refusal depends on it. */
 export type ManagedSubject = 'alerts' | 'watchlist' | 'settings';
@@ -105,13 +119,13 @@ export interface CommandInfo {
 /** The world a command may touch; narrow on purpose so commands stay testable without I/O. */
 export interface CommandServices {
   hub: Pick<MarketHub, 'quote' | 'holdFor' | 'exchanges' | 'latest'>;
-  config: Pick<Config, 'defaultQuote' | 'exchanges' | 'maxRulesPerChat'>;
+  config: Pick<Config, 'defaultQuote' | 'exchanges' | 'maxRulesPerChat'> & Partial<Pick<Config, 'webhookAllowLocal'>>;
   /**
    * undefined until the database is up: alert commands then say so instead of failing. The optional
    * methods serve chat reachability and buttons; commands work without them.
    */
   alerts?: Pick<AlertService, 'create' | 'list' | 'delete' | 'watch' | 'unwatch' | 'watchlist' | 'maxWatchesPerChat'> &
-    Partial<Pick<AlertService, 'deactivateChat' | 'reactivateChat' | 'rearm' | 'snooze' | 'timezone' | 'setTimezone'>>;
+    Partial<Pick<AlertService, 'deactivateChat' | 'reactivateChat' | 'rearm' | 'snooze' | 'timezone' | 'setTimezone' | 'webhook' | 'setWebhook' | 'removeWebhook'>>;
   now: () => number;
 }
 

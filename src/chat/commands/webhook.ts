@@ -1,0 +1,63 @@
+import { UserInputError } from '../../errors.js';
+import type { Command, CommandServices } from './types.js';
+
+const EXAMPLE = '/webhook https://example.org/hook';
+const MAX_URL = 500;
+/**
+ * Hosts of this machine and of private networks. Any chat user may set a webhook, so on a public bot
+ * these would let a stranger make the bot POST into its own network; they are refused unless the
+ * operator allows them (WEBHOOK_ALLOW_LOCAL, for self-hosted receivers and tests). A public name that
+ * resolves to a private address is not caught here.
+ */
+export function isLocalHost(hostname: string): boolean {
+  const h = hostname.toLowerCase().replace(/^\[|\]$/g, '');
+  if (h === 'localhost' || h.endsWith('.localhost') || h.endsWith('.local') || h.endsWith('.internal')) return true;
+  if (h === '::1' || h === '::' || /^f[cd][0-9a-f]{2}:/.test(h) || /^fe80:/.test(h)) return true;
+  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(h);
+  if (!v4) return false;
+  const [a, b] = [Number(v4[1]), Number(v4[2])];
+  return a === 127 || a === 10 || a === 0 || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127);
+}
+
+/** The URL to post to, normalised; throws a UserInputError saying what is wrong. */
+export function validateWebhookUrl(input: string, opts: { allowLocal?: boolean } = {}): string {
+  if (input.length > MAX_URL || /\s/.test(input)) throw new UserInputError(`Give one URL of at most ${MAX_URL} characters.`, EXAMPLE);
+  let url: URL;
+  try {
+    url = new URL(input);
+  } catch {
+    throw new UserInputError(`"${input.slice(0, 60)}" is not a URL.`, EXAMPLE);
+  }
+  const local = isLocalHost(url.hostname);
+  if (local && !opts.allowLocal) {
+    throw new UserInputError("This bot does not post to local or private-network addresses. Use a public https URL.", EXAMPLE);
+  }
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && local)) {
+    throw new UserInputError('The webhook URL must start with https:// (plain http only for a local receiver, where allowed).', EXAMPLE);
+  }
+  // the status reply shows the URL: a password in it would be shown to everyone in the chat
+  if (url.username || url.password) throw new UserInputError('Leave credentials out of the URL; check the signature header instead.', EXAMPLE);
+  return url.toString();
+}
+
+function webhooksOf(services: CommandServices) {
+  const alerts = services.alerts;
+  if (!alerts?.webhook || !alerts.setWebhook || !alerts.removeWebhook) throw new UserInputError('Settings are still starting up (the database is opening). Try again in a few seconds.');
+  return { get: alerts.webhook.bind(alerts), set: alerts.setWebhook.bind(alerts), remove: alerts.removeWebhook.bind(alerts) };
+}
+
+export const webhook: Command = {
+  name: 'webhook',
+  usage: '/webhook [<https URL> | off]',
+  summary: 'also POST every alert of this chat to a URL, as signed JSON',
+  examples: ['/webhook', EXAMPLE, '/webhook off'],
+  mutates: 'settings',
+  async run({ chat, args, services }) {
+    const hooks = webhooksOf(services);
+    const wanted = args.trim();
+    if (wanted === '') return { kind: 'webhook_status', webhook: await hooks.get(chat) };
+    if (/^(off|none|remove|delete)$/i.test(wanted)) return { kind: 'webhook_removed', removed: await hooks.remove(chat) };
+    const { url, secret } = await hooks.set(chat, validateWebhookUrl(wanted, { allowLocal: services.config.webhookAllowLocal }));
+    return { kind: 'webhook_set', url, secret };
+  },
+};
