@@ -2,41 +2,16 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/client.js';
 import { AlertService } from '../../src/alerts/service.js';
 import { Dispatcher } from '../../src/delivery/dispatcher.js';
-import type { ChatFront, DeliveryOutcome } from '../../src/chat/front.js';
 import type { ChatRef } from '../../src/chat/commands/types.js';
 import { MarketHub } from '../../src/market/hub.js';
 import { createLogger } from '../../src/log.js';
 import { engines } from '../helpers/db.js';
 import { MemoryFeed } from '../helpers/memory-feed.js';
+import { RecordingFront } from '../helpers/recording-front.js';
 
 const log = createLogger('silent');
 const LISTED = new Set(['BTC/USDT', 'ETH/USDT', 'SOL/USDT']);
 
-/** A ChatFront that records what it is asked to send and answers with programmed outcomes. */
-class RecordingFront implements ChatFront {
-  readonly platform = 'console' as const;
-  readonly sent: Array<{ chatId: string; text: string }> = [];
-  readonly outcomes: DeliveryOutcome[] = [];
-  private waiters: Array<() => void> = [];
-  async start(): Promise<void> {}
-  async stop(): Promise<void> {}
-  async send(chatId: string, text: string): Promise<DeliveryOutcome> {
-    const outcome = this.outcomes.shift() ?? { ok: true };
-    if (outcome.ok) this.sent.push({ chatId, text });
-    for (const w of this.waiters.splice(0)) w();
-    return outcome;
-  }
-  async waitForSent(n: number, timeoutMs = 5_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.sent.length < n) {
-      if (Date.now() > deadline) throw new Error(`expected ${n} sent, got ${this.sent.length}`);
-      await new Promise<void>((r) => {
-        this.waiters.push(r);
-        setTimeout(r, 50);
-      });
-    }
-  }
-}
 
 const chat: ChatRef = { platform: 'console', chatId: 'local', kind: 'private', userId: 'u1' };
 

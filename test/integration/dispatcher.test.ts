@@ -1,7 +1,7 @@
 import os from 'node:os';
 import pg from 'pg';
+import type { ChatFront } from '../../src/chat/front.js';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { ChatFront, DeliveryOutcome } from '../../src/chat/front.js';
 import { renderAlertMessage } from '../../src/chat/format.js';
 import { openDatabase, type Database } from '../../src/db/client.js';
 import { coalesce, Dispatcher, type DispatcherOptions } from '../../src/delivery/dispatcher.js';
@@ -11,38 +11,12 @@ import type { NewNotification } from '../../src/delivery/notification.js';
 import { enqueue } from '../../src/delivery/outbox.js';
 import { createLogger } from '../../src/log.js';
 import { createPostgresDatabase, engines } from '../helpers/db.js';
+import { RecordingFront } from '../helpers/recording-front.js';
 
 const log = createLogger('silent');
 const T0 = Date.UTC(2026, 10, 25, 12, 0, 0);
 
-interface Sent {
-  chatId: string;
-  text: string;
-  at: number;
-}
 
-/** Records each send with the fake time it happened at; answers with outcomes scripted per chat. */
-class RecordingFront implements ChatFront {
-  readonly sent: Sent[] = [];
-  readonly attempts: Sent[] = [];
-  readonly script = new Map<string, DeliveryOutcome[]>();
-  constructor(
-    readonly platform: Platform,
-    private readonly clock: () => number,
-  ) {}
-  async start(): Promise<void> {}
-  async stop(): Promise<void> {}
-  async send(chatId: string, text: string): Promise<DeliveryOutcome> {
-    const record = { chatId, text, at: this.clock() };
-    this.attempts.push(record);
-    const outcome = this.script.get(chatId)?.shift() ?? { ok: true };
-    if (outcome.ok) this.sent.push(record);
-    return outcome;
-  }
-  to(chatId: string): Sent[] {
-    return this.sent.filter((s) => s.chatId === chatId);
-  }
-}
 
 /** Every real wait of these tests is bounded here, not by the dispatcher's fake clock. */
 async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {

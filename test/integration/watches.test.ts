@@ -3,27 +3,17 @@ import type { Database } from '../../src/db/client.js';
 import { AlertService } from '../../src/alerts/service.js';
 import { watchRuleId } from '../../src/alerts/watches.js';
 import { Dispatcher } from '../../src/delivery/dispatcher.js';
-import type { ChatFront, DeliveryOutcome } from '../../src/chat/front.js';
 import type { ChatRef } from '../../src/chat/commands/types.js';
 import { MarketHub } from '../../src/market/hub.js';
 import { createLogger } from '../../src/log.js';
 import { engines } from '../helpers/db.js';
 import { MemoryFeed } from '../helpers/memory-feed.js';
+import { RecordingFront } from '../helpers/recording-front.js';
 
 const log = createLogger('silent');
 const LISTED = new Set(['BTC/USDT', 'ETH/USDT', 'SOL/USDT']);
 const START = Date.UTC(2026, 10, 25, 12, 0, 0);
 
-class RecordingFront implements ChatFront {
-  readonly platform = 'console' as const;
-  readonly sent: Array<{ chatId: string; text: string }> = [];
-  async start(): Promise<void> {}
-  async stop(): Promise<void> {}
-  async send(chatId: string, text: string): Promise<DeliveryOutcome> {
-    this.sent.push({ chatId, text });
-    return { ok: true };
-  }
-}
 
 const chat: ChatRef = { platform: 'console', chatId: 'local', kind: 'private', userId: 'u1' };
 
@@ -134,7 +124,7 @@ describe.each(engines)('watchlist on $name', ({ open }) => {
     await expect.poll(async () => (await outbox()).length, { timeout: 5_000 }).toBe(2);
     expect((await outbox())[1]!.text).toBe('📉 BTC/USDT −3.11% to 99,800.00 USDT on binance (from 103,000.00 since 12:00 UTC)');
     await expect.poll(() => front.sent.length, { timeout: 5_000 }).toBe(2);
-    expect(front.sent[1]).toEqual({ chatId: 'local', text: (await outbox())[1]!.text });
+    expect(front.sent[1]).toMatchObject({ chatId: 'local', text: (await outbox())[1]!.text });
   });
 
   it('does not spam while the price hovers within the threshold of the last message', async () => {

@@ -6,27 +6,16 @@ import type { Database } from '../../src/db/client.js';
 import { AlertService } from '../../src/alerts/service.js';
 import { Dispatcher } from '../../src/delivery/dispatcher.js';
 import { claimDue, enqueue } from '../../src/delivery/outbox.js';
-import type { ChatFront, DeliveryOutcome } from '../../src/chat/front.js';
 import type { ChatRef } from '../../src/chat/commands/types.js';
 import { MarketHub } from '../../src/market/hub.js';
 import { createLogger } from '../../src/log.js';
 import { engines } from '../helpers/db.js';
 import { MemoryFeed } from '../helpers/memory-feed.js';
+import { RecordingFront } from '../helpers/recording-front.js';
 
 const log = createLogger('silent');
 const LISTED = new Set(['BTC/USDT', 'ETH/USDT']);
 
-/** A ChatFront that records what it sends. */
-class RecordingFront implements ChatFront {
-  readonly platform = 'console' as const;
-  readonly sent: Array<{ chatId: string; text: string }> = [];
-  async start(): Promise<void> {}
-  async stop(): Promise<void> {}
-  async send(chatId: string, text: string): Promise<DeliveryOutcome> {
-    this.sent.push({ chatId, text });
-    return { ok: true };
-  }
-}
 
 interface Received {
   headers: IncomingMessage['headers'];
