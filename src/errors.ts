@@ -50,6 +50,12 @@ export class DeliveryError extends Error {
 
 /** A short, single-line description of any thrown value, for logs and status pages. */
 export function describeError(err: unknown): string {
-  if (err instanceof Error) return `${err.name}: ${err.message}`.split('\n')[0]!.slice(0, 300);
+  if (err instanceof Error) {
+    // Prisma's known-request errors can arrive with an empty message and only a code (e.g. P2028)
+    const code = (err as { code?: unknown }).code;
+    const message = err.message.trim() || (typeof code === 'string' ? `code ${code}` : '(no message)');
+    const text = `${err.name}: ${message}${err.message.trim() && typeof code === 'string' && !message.includes(code) ? ` [${code}]` : ''}`;
+    return text.split('\n').find((line) => line.trim() !== '')!.slice(0, 300);
+  }
   return String(err).slice(0, 300);
 }

@@ -362,17 +362,29 @@ export class AlertService {
 
   /** Retries until the database takes it: the firing already happened in memory and must not be lost. */
   private async persist(firings: Firing[], watchFirings: WatchFiring[] = []): Promise<void> {
+    // One tick can fire thousands of rules. Each firing's state and its message still commit together,
+    // but in chunks: one giant transaction outlived its timeout at ~10 000 firings, rolled back, and
+    // retried forever with every later alert queued behind it.
+    for (let i = 0; i === 0 || i < firings.length; i += FIRINGS_PER_TRANSACTION) {
+      await this.persistChunk(firings.slice(i, i + FIRINGS_PER_TRANSACTION), i === 0 ? watchFirings : []);
+      this.opts.onEnqueued?.(); // the first messages can go out while later chunks are written
+    }
+  }
+
+  private async persistChunk(firings: Firing[], watchFirings: WatchFiring[]): Promise<void> {
     const prisma = this.db();
     for (let attempt = 0; ; attempt++) {
       try {
-        await prisma.$transaction(async (tx) => {
-          const notifications = await ruleNotifications(tx, firings);
-          for (const f of firings) await recordFiring(tx, f.ruleId, f.state, f.final, f.price);
-          const watchRows: NewNotification[] = [];
-          for (const w of watchFirings) if (await recordWatchFiring(tx, w.watchId, w.price, new Date(w.at))) watchRows.push(w.notification);
-          await enqueue(tx, [...notifications, ...watchRows], new Date(this.now()));
-        });
-        this.opts.onEnqueued?.();
+        await prisma.$transaction(
+          async (tx) => {
+            const notifications = await ruleNotifications(tx, firings);
+            for (const f of firings) await recordFiring(tx, f.ruleId, f.state, f.final, f.price);
+            const watchRows: NewNotification[] = [];
+            for (const w of watchFirings) if (await recordWatchFiring(tx, w.watchId, w.price, new Date(w.at))) watchRows.push(w.notification);
+            await enqueue(tx, [...notifications, ...watchRows], new Date(this.now()));
+          },
+          { timeout: 60_000, maxWait: 30_000 },
+        );
         return;
       } catch (err) {
         const delayMs = nextDelay(attempt, { baseMs: 200, capMs: 10_000 });
@@ -484,6 +496,9 @@ async function ruleNotifications(tx: Db, firings: readonly Firing[]): Promise<Ou
     return row.chat.webhook?.active ? [message, { ...message, dedupeKey: `${message.dedupeKey}:webhook`, target: 'webhook' as const }] : [message];
   });
 }
+
+/** small enough to commit in well under a second on a small machine, large enough to keep up with a burst */
+const FIRINGS_PER_TRANSACTION = 250;
 
 function holds(op: '>' | '>=' | '<' | '<=', price: number, level: number): boolean {
   return op === '>' ? price > level : op === '>=' ? price >= level : op === '<' ? price < level : price <= level;

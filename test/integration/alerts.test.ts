@@ -8,6 +8,7 @@ import { createLogger } from '../../src/log.js';
 import { engines } from '../helpers/db.js';
 import { MemoryFeed } from '../helpers/memory-feed.js';
 import { RecordingFront } from '../helpers/recording-front.js';
+import { upsertChat } from '../../src/db/chats.js';
 
 const log = createLogger('silent');
 const LISTED = new Set(['BTC/USDT', 'ETH/USDT', 'SOL/USDT']);
@@ -86,6 +87,22 @@ describe.each(engines)('alerts end to end on $name', ({ open }) => {
     tick('BTC/USDT', 101_500);
     await front.waitForSent(1);
     expect(front.sent[0]!.text).toMatch(/ UTC \(2026-11-25 21:00 Asia\/Tokyo\) · alert #\d+$/m);
+  });
+
+  it('records a tick that fires over a thousand rules, in chunks, losing none', async () => {
+    const row = await upsertChat(db.prisma, { platform: 'console', externalId: 'local', kind: 'private' });
+    const many = 1_200;
+    await db.prisma.alertRule.createMany({
+      data: Array.from({ length: many }, (_, i) => ({
+        chatId: row.id, exchange: 'binance', pair: 'BTC/USDT', kind: 'level' as const, op: '>', threshold: String(100_001 + i), source: 'bulk',
+      })),
+    });
+    await shutdown();
+    await boot(); // loads the 1 200 rules
+    tick('BTC/USDT', 200_000);
+    await expect.poll(() => db.prisma.notification.count(), { timeout: 30_000, interval: 100 }).toBe(many);
+    expect(await db.prisma.alertRule.count({ where: { state: 'fired' } })).toBe(many);
+    expect(new Set((await db.prisma.notification.findMany({ select: { dedupeKey: true } })).map((n) => n.dedupeKey)).size).toBe(many);
   });
 
   it('keeps a repeating rule armed across a restart without re-firing', async () => {
