@@ -76,7 +76,7 @@ export function renderReply(reply: Reply): string | null {
       return renderCreated(reply.rule, reply.spec, reply.tick, reply.holdsNow);
     case 'alert_list':
       return reply.rules.length === 0
-        ? 'No alerts in this chat yet. Try /alert BTC/USDT > 100000'
+        ? 'No active alerts in this chat. Set one with /alert BTC/USDT > 100000'
         : [`Alerts in this chat (${reply.rules.length} of ${reply.max}):`, ...reply.rules.map(ruleLine), '', 'Delete one with /delete <id>.'].join('\n');
     case 'alerts_deleted':
       if (reply.rules.length === 0) return 'There were no alerts to delete.';

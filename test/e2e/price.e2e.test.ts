@@ -126,7 +126,7 @@ describe.each(engines)('bot on $name, terminal chat against the fake Binance', (
     await bot.waitFor('stdout', /^BTC\/USDT is 99,500.25 USDT on binance$/);
     await bot.waitFor('stdout', new RegExp(`· alert #${id}$`));
     bot.send('/alerts');
-    await bot.waitFor('stdout', /^No alerts in this chat yet\./);
+    await bot.waitFor('stdout', /^No active alerts in this chat\./);
   });
 
   it('stops cleanly on SIGTERM', async () => {

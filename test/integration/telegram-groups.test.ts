@@ -238,7 +238,7 @@ describe.each(engines)('Telegram groups, membership and buttons on $name', ({ op
       // the last one: the keyboard goes with it
       await press(chat, frank, `del:${b}:list`, list.message_id);
       await expect.poll(() => editsOfList().length).toBe(2);
-      expect(editsOfList()[1]!.payload).toMatchObject({ text: 'No alerts in this chat yet. Try /alert BTC/USDT > 100000', reply_markup: { inline_keyboard: [] } });
+      expect(editsOfList()[1]!.payload).toMatchObject({ text: 'No active alerts in this chat. Set one with /alert BTC/USDT > 100000', reply_markup: { inline_keyboard: [] } });
     });
 
     it("refuses a non-admin's press in a group and answers presses it does not know", async () => {
