@@ -1,5 +1,5 @@
 import ccxt, { type Exchange } from 'ccxt';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { ExchangeUrls } from '../../src/config.js';
 import { FeedError } from '../../src/errors.js';
 import { withTimeout } from '../../src/lib/abort.js';
@@ -9,6 +9,7 @@ import { createFeed, type StreamFeed } from '../../src/market/feeds/index.js';
 import type { PriceTick } from '../../src/market/types.js';
 import type { FakeExchange, FakeServerOptions } from '../fakes/common.js';
 import { waitFor as waitUntil } from '../helpers/wait.js';
+import { recordUnhandledRejections } from '../helpers/unhandled.js';
 
 /**
  * The behaviour every venue's feed owes the rest of the bot, checked against that venue's local fake:
@@ -116,10 +117,7 @@ export interface FeedHarness<F extends FakeExchange<unknown>, O extends FakeServ
 
 /** Hooks for one test file: call at its top level, once. */
 export function feedHarness<F extends FakeExchange<unknown>, O extends FakeServerOptions>(venue: FeedVenue<F, O>): FeedHarness<F, O> {
-  const unhandled: unknown[] = [];
-  const recordUnhandled = (reason: unknown): void => void unhandled.push(reason);
-  beforeAll(() => void process.on('unhandledRejection', recordUnhandled));
-  afterAll(() => void process.off('unhandledRejection', recordUnhandled));
+  const unhandled = recordUnhandledRejections();
 
   const cleanups: Array<() => Promise<unknown>> = [];
   afterEach(async () => {

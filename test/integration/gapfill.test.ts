@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { withTimeout } from '../../src/lib/abort.js';
 import { createLogger } from '../../src/log.js';
 import { createFeed } from '../../src/market/feeds/index.js';
@@ -9,6 +9,7 @@ import { startFakeBinance, type FakeCandle } from '../fakes/binance.js';
 import { startFakeBybit } from '../fakes/bybit.js';
 import { startFakeOkx } from '../fakes/okx.js';
 import { waitFor } from '../helpers/wait.js';
+import { recordUnhandledRejections } from '../helpers/unhandled.js';
 
 /**
  * Gap-fill end to end: the real Binance feed and hub against the fake, whose klines endpoint serves
@@ -16,10 +17,7 @@ import { waitFor } from '../helpers/wait.js';
  */
 
 const MIN = 60_000;
-const unhandled: unknown[] = [];
-const recordUnhandled = (reason: unknown): void => void unhandled.push(reason);
-beforeAll(() => void process.on('unhandledRejection', recordUnhandled));
-afterAll(() => void process.off('unhandledRejection', recordUnhandled));
+const unhandled = recordUnhandledRejections();
 
 
 const cleanups: Array<() => Promise<unknown>> = [];

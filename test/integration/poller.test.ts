@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { withTimeout } from '../../src/lib/abort.js';
 import { createLogger } from '../../src/log.js';
 import { createFeed } from '../../src/market/feeds/index.js';
@@ -11,16 +11,14 @@ import { startFakeBybit } from '../fakes/bybit.js';
 import type { FakeExchange } from '../fakes/common.js';
 import { startFakeOkx } from '../fakes/okx.js';
 import { waitFor } from '../helpers/wait.js';
+import { recordUnhandledRejections } from '../helpers/unhandled.js';
 
 /**
  * The REST fallback end to end against each local fake: real ccxt feed, hub and node-cron poller on a
  * one-second schedule. Waits are bounded and counted in poll rounds, never asserted in milliseconds.
  */
 
-const unhandled: unknown[] = [];
-const recordUnhandled = (reason: unknown): void => void unhandled.push(reason);
-beforeAll(() => void process.on('unhandledRejection', recordUnhandled));
-afterAll(() => void process.off('unhandledRejection', recordUnhandled));
+const unhandled = recordUnhandledRejections();
 
 
 const cleanups: Array<() => Promise<unknown>> = [];

@@ -3,11 +3,9 @@ import { UserInputError } from '../../errors.js';
 import { ALERT_ALIASES, describeCondition, parseAlert } from '../../alerts/grammar.js';
 import { columnsToCondition } from '../../alerts/store.js';
 import type { Command, CommandServices, RuleView } from './types.js';
+import { alertsReady } from './options.js';
 
-function alertsOf(services: CommandServices): NonNullable<CommandServices['alerts']> {
-  if (!services.alerts) throw new UserInputError('Alerts are still starting up (the database is opening). Try again in a few seconds.');
-  return services.alerts;
-}
+const alertsOf = (services: CommandServices) => alertsReady(services, 'Alerts are');
 
 export function toRuleView(rule: AlertRule): RuleView {
   return {

@@ -1,4 +1,5 @@
 import { UserInputError } from '../../errors.js';
+import type { CommandServices } from './types.js';
 
 /**
  * Splits a trailing "on <exchange>" off command arguments ("ETH/USDT on okx"), checking the exchange is
@@ -14,4 +15,13 @@ export function takeExchange(args: string, enabled: readonly string[], example: 
     throw new UserInputError(`${exchange} is not enabled on this bot. Enabled: ${enabled.join(', ')}.`, example);
   }
   return { rest: match[1]!.trim(), exchange };
+}
+
+/**
+ * The alerts service, or a friendly "still starting" error: it appears only once the database is open,
+ * while /price already works. `what` names the feature in the message ("Alerts are", "The watchlist is").
+ */
+export function alertsReady(services: CommandServices, what: string): NonNullable<CommandServices['alerts']> {
+  if (!services.alerts) throw new UserInputError(`${what} still starting up (the database is opening). Try again in a few seconds.`);
+  return services.alerts;
 }

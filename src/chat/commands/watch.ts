@@ -3,7 +3,7 @@ import type { Config } from '../../config.js';
 import { FeedError, UserInputError } from '../../errors.js';
 import { compareDecimal, decimalPlaces, readDecimal } from '../../alerts/numbers.js';
 import { normalisePair } from '../../market/symbols.js';
-import { takeExchange } from './options.js';
+import { takeExchange, alertsReady } from './options.js';
 import type { Command, CommandServices, WatchEntry, WatchView } from './types.js';
 
 const MIN_PCT = '0.1';
@@ -69,10 +69,7 @@ function fail(message: string, example: string): never {
   throw new UserInputError(message, example);
 }
 
-function watchesOf(services: CommandServices): NonNullable<CommandServices['alerts']> {
-  if (!services.alerts) throw new UserInputError('The watchlist is still starting up (the database is opening). Try again in a few seconds.');
-  return services.alerts;
-}
+const watchesOf = (services: CommandServices) => alertsReady(services, 'The watchlist is');
 
 export function toWatchView(w: Watch): WatchView {
   return {
