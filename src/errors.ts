@@ -2,6 +2,7 @@
  * The few error classes the app throws on purpose. Each carries the context an operator (or, for
  * UserInputError, a chat user) needs to act on it; anything else reaching a boundary is a bug.
  */
+import { render, type Text } from './i18n/index.js';
 
 /** One or more environment variables are missing or malformed; `problems` lists every one of them. */
 export class ConfigError extends Error {
@@ -11,15 +12,23 @@ export class ConfigError extends Error {
   }
 }
 
-/** Bad input from a chat user. `message` is safe to show in chat as it is. */
+/**
+ * Bad input from a chat user. It carries a catalogue message (key and parameters) so the reply can be
+ * rendered in the chat's language; `message` is the English rendering, for logs and tests.
+ */
 export class UserInputError extends Error {
   override readonly name = 'UserInputError';
   constructor(
-    message: string,
+    readonly text: Text,
     /** a correct example the reply can show, e.g. "/price BTC/USDT" */
     readonly example?: string,
   ) {
-    super(message);
+    super(render('en', text));
+  }
+
+  /** The same mistake with an example fit for another command (a pair error inside /watch shows /watch). */
+  withExample(example: string): UserInputError {
+    return new UserInputError(this.text, example);
   }
 }
 

@@ -4,6 +4,7 @@
  */
 
 import { UserInputError } from '../errors.js';
+import { msg, type Text } from '../i18n/index.js';
 import { editDistance, normalisePair } from '../market/symbols.js';
 import {
   compareDecimal, decimalPlaces, formatDuration, formatInstant, groupDigits, readDate, readDecimal, readDuration,
@@ -42,9 +43,6 @@ const CONDITION_WORDS = ['above', 'below', 'over', 'under', 'crosses', 'up', 'do
 const OPTION_WORDS = ['every', 'once', 'for', 'until', 'on'];
 const VOCABULARY = [...CONDITION_WORDS, ...OPTION_WORDS, 'in', 'within'];
 
-const USAGE =
-  'Tell me a pair and a condition: > 200, < 200, crosses 100k, +5%, -5%, or 3% in 1h. ' +
-  'Options: every 30m, for 7d, on <exchange>, -- note.';
 const USAGE_EXAMPLE = '/alert BTC/USDT > 100000';
 
 /** Parses what follows `/alert`. Throws UserInputError (message and an `/alert …` example) on bad input. */
@@ -65,11 +63,11 @@ interface Ctx {
 function parse(text: string, opts: AlertParseOptions, hints: boolean): RuleSpec {
   const defaultExchange = opts.exchanges[0];
   if (defaultExchange === undefined) throw new Error('no exchange is enabled'); // config guarantees one
-  if (text.length > MAX_INPUT) fail(`That is too long for an alert (${text.length} characters).`, USAGE_EXAMPLE);
+  if (text.length > MAX_INPUT) fail(msg('grammar.tooLong', { count: text.length }), USAGE_EXAMPLE);
   const cut = text.search(/--|—/);
   const note = cut < 0 ? '' : text.slice(cut + (text[cut] === '—' ? 1 : 2)).trim();
   const tokens = tokenize(cut < 0 ? text : text.slice(0, cut));
-  if (tokens.length === 0) fail(USAGE, USAGE_EXAMPLE);
+  if (tokens.length === 0) fail(msg('grammar.usage'), USAGE_EXAMPLE);
   const c: Ctx = { opts, tokens, i: 1, noteSuffix: note ? ` -- ${note}` : '', hints };
   readPair(c);
   // the exchange is resolved now, so reordering EXCHANGES later doesn't move existing rules
@@ -79,7 +77,7 @@ function parse(text: string, opts: AlertParseOptions, hints: boolean): RuleSpec 
   if ([...note].length > MAX_NOTE) {
     const short = [...note].slice(0, MAX_NOTE).join('').trim();
     const example = `/alert ${formatRuleSpec(spec, { defaultExchange })} -- ${short}`;
-    fail(`Notes can be up to ${MAX_NOTE} characters; yours has ${[...note].length}.`, example);
+    fail(msg('grammar.noteTooLong', { max: MAX_NOTE, count: [...note].length }), example);
   }
   if (note) spec.note = note;
   return spec;
@@ -106,26 +104,26 @@ function tokenize(body: string): string[] {
 function readPair(c: Ctx): void {
   const first = c.tokens[0]!;
   if (OPS.has(first.toLowerCase()) || VOCABULARY.includes(first.toLowerCase()) || looksNumeric(first)) {
-    fail('Start with the pair, then the condition.', fix(c, 0, 0, ['BTC/USDT'], USAGE_EXAMPLE));
+    fail(msg('grammar.pairFirst'), fix(c, 0, 0, ['BTC/USDT'], USAGE_EXAMPLE));
   }
   try {
     c.tokens[0] = normalisePair(first, c.opts.defaultQuote);
   } catch (err) {
     if (!(err instanceof UserInputError)) throw err;
-    fail(err.message, fix(c, 0, 1, ['BTC/USDT'], USAGE_EXAMPLE));
+    throw err.withExample(fix(c, 0, 1, ['BTC/USDT'], USAGE_EXAMPLE));
   }
 }
 
 function readCondition(c: Ctx): RuleCondition {
   const pair = c.tokens[0]!;
   const t = c.tokens[1];
-  if (t === undefined) fail(`What should ${pair} do? Add a condition, like > 200, crosses 200 or +5%.`, `/alert ${pair} +5%`);
+  if (t === undefined) fail(msg('grammar.whatCondition', { pair }), `/alert ${pair} +5%`);
   const w = t.toLowerCase();
   const op = OPS.get(w);
   if (op !== undefined) return { kind: 'level', op, price: readPrice(c, t) };
   if (CROSSES.includes(w)) return { kind: 'crosses', price: readPrice(c, t) };
   if (w === '=' || w === '==') {
-    fail("I can't watch for one exact price; use crosses instead.", fix(c, 1, 1, ['crosses'], `/alert ${pair} crosses 200`));
+    fail(msg('grammar.exactPrice'), fix(c, 1, 1, ['crosses'], `/alert ${pair} crosses 200`));
   }
   const word = DIRECTIONS.get(w);
   if (word !== undefined) c.i = 2;
@@ -134,19 +132,19 @@ function readCondition(c: Ctx): RuleCondition {
   if (word !== undefined) {
     const typed = p !== undefined && looksNumeric(p);
     const by = typed ? `${p}%` : '5%';
-    fail(`${t} by how much? Add a percent, like ${t} ${by}.`, fix(c, 2, typed ? 1 : 0, [by], `/alert ${pair} ${w} 5%`));
+    fail(msg('grammar.byHowMuch', { word: t, by }), fix(c, 2, typed ? 1 : 0, [by], `/alert ${pair} ${w} 5%`));
   }
   if (/^[+-]\d/.test(t)) {
-    fail(`Did you mean ${t}%? Moves are written as percents.`, fix(c, 1, 1, [`${t}%`], `/alert ${pair} +5%`));
+    fail(msg('grammar.percentSuffix', { token: t }), fix(c, 1, 1, [`${t}%`], `/alert ${pair} +5%`));
   }
   if (looksNumeric(t)) {
     // other bots read "/set BTC 100000" as above or below depending on the current price; we don't guess
     const above = fix(c, 1, 0, ['>'], '');
-    if (above) fail(`Add > or < before the price: /alert ${pair} > ${t} or /alert ${pair} < ${t}.`, above);
-    fail(`Add > or < and a price, like > 200 or < 200.`, `/alert ${pair} > 200`);
+    if (above) fail(msg('grammar.addOpFor', { pair, token: t }), above);
+    fail(msg('grammar.addOp'), `/alert ${pair} > 200`);
   }
   const split = quoteTypedApart(pair, t);
-  if (split !== undefined) fail(`Write the pair as one word, like ${split}.`, fix(c, 0, 2, [split], USAGE_EXAMPLE));
+  if (split !== undefined) fail(msg('grammar.pairOneWord', { pair: split }), fix(c, 0, 2, [split], USAGE_EXAMPLE));
   return unknownWord(c, CONDITION_WORDS, `/alert ${pair} > 200`);
 }
 
@@ -167,26 +165,26 @@ function readPrice(c: Ctx, opWord: string): string {
   const pair = c.tokens[0]!;
   const t = c.tokens[2];
   const fallback = `/alert ${pair} ${opWord} 200`;
-  if (t === undefined) fail(`${opWord} what price? Add one, like ${opWord} 200.`, fallback);
+  if (t === undefined) fail(msg('grammar.whatPrice', { word: opWord }), fallback);
   if (t.endsWith('%')) {
     const dir = (OPS.get(opWord.toLowerCase()) ?? '>').startsWith('>') ? 'up' : 'down';
     const pct = t.replace(/^[+-]/, '');
     const example = fix(c, 1, 2, [dir, pct], `/alert ${pair} ${dir} 5%`);
-    fail(`A price level can't be a percent; for a move write ${dir} ${pct}.`, example);
+    fail(msg('grammar.levelPercent', { dir, pct }), example);
   }
-  if (t.startsWith('-')) fail('Prices must be above zero.', fix(c, 2, 1, [t.slice(1)], fallback));
+  if (t.startsWith('-')) fail(msg('grammar.priceAboveZero'), fix(c, 2, 1, [t.slice(1)], fallback));
   const r = readDecimal(t, true);
   if (!r.ok) {
     fail(
       r.problem === 'grouping'
-        ? `I can't read "${clip(t)}": group digits in threes (1,000) and use a dot for decimals (1.5).`
-        : `"${clip(t)}" isn't a price I can read; write it like 200, 1.5k or 0.00001234.`,
+        ? msg('grammar.grouping', { token: clip(t) })
+        : msg('grammar.badPrice', { token: clip(t) }),
       fallback,
     );
   }
-  if (r.value === '0') fail('Prices must be above zero.', fallback);
-  if (decimalPlaces(r.value) > 18) fail(`${clip(t)} has more than 18 decimals.`, fallback);
-  if (compareDecimal(r.value, MAX_PRICE) > 0) fail(`${clip(t)} is too large for a price.`, fallback);
+  if (r.value === '0') fail(msg('grammar.priceAboveZero'), fallback);
+  if (decimalPlaces(r.value) > 18) fail(msg('grammar.priceDecimals', { token: clip(t) }), fallback);
+  if (compareDecimal(r.value, MAX_PRICE) > 0) fail(msg('grammar.priceTooLarge', { token: clip(t) }), fallback);
   c.i = 3;
   return r.value;
 }
@@ -195,16 +193,16 @@ function readMove(c: Ctx, t: string, word: MoveDirection | undefined): RuleCondi
   const pair = c.tokens[0]!;
   const sign: MoveDirection = t.startsWith('+') ? 'up' : t.startsWith('-') ? 'down' : 'any';
   if (word !== undefined && word !== 'any' && sign !== 'any' && word !== sign) {
-    fail(`"${c.tokens[1]} ${t}" points both ways; write up 5% or down 5%.`, fix(c, 2, 1, [t.slice(1)], `/alert ${pair} +5%`));
+    fail(msg('grammar.bothWays', { word: c.tokens[1]!, token: t }), fix(c, 2, 1, [t.slice(1)], `/alert ${pair} +5%`));
   }
   const direction = sign !== 'any' ? sign : (word ?? 'any');
   const fallback = `/alert ${pair} ${direction === 'down' ? '-' : '+'}5%`;
   const r = readDecimal(t.slice(sign === 'any' ? 0 : 1, -1), false);
-  if (!r.ok) fail(`"${clip(t)}" isn't a percent I can read; write it like 5% or 2.5%.`, fallback);
-  if (r.value === '0') fail('The percent must be above zero.', fallback);
-  if (decimalPlaces(r.value) > 4) fail(`Percents take at most 4 decimals; "${clip(t)}" has more.`, fallback);
+  if (!r.ok) fail(msg('grammar.badPercent', { token: clip(t) }), fallback);
+  if (r.value === '0') fail(msg('grammar.percentAboveZero'), fallback);
+  if (decimalPlaces(r.value) > 4) fail(msg('grammar.percentDecimals', { token: clip(t) }), fallback);
   if (compareDecimal(r.value, direction === 'down' ? '100' : '1000') > 0) {
-    fail(direction === 'down' ? 'A drop can be at most 100%.' : 'A move can be at most 1000%.', fallback);
+    fail(direction === 'down' ? msg('grammar.dropMax') : msg('grammar.moveMax'), fallback);
   }
   c.i++;
   const next = c.tokens[c.i]?.toLowerCase();
@@ -217,19 +215,19 @@ function readMove(c: Ctx, t: string, word: MoveDirection | undefined): RuleCondi
 function readDurationArg(c: Ctx, word: string, [min, max]: readonly [number, number], sample: string): number {
   const t = c.tokens[c.i];
   const fallback = c.spec ? `${sofar(c)} ${word} ${sample}` : `/alert ${c.tokens[0]} 3% ${word} ${sample}`;
-  if (t === undefined) fail(`${word} how long? Add a duration, like ${word} ${sample}.`, fix(c, c.i, 0, [sample], fallback));
+  if (t === undefined) fail(msg('grammar.howLong', { word, sample }), fix(c, c.i, 0, [sample], fallback));
   const r = readDuration(t, c.tokens[c.i + 1]);
   if (!r.ok) {
     const why = {
-      unit: `I don't know the unit in "${clip(t)}"; use m, h, d or w.`,
-      no_unit: `${clip(t)} what? Add a unit, like ${clip(t)}m or ${clip(t)}h.`,
-      nan: `"${clip(t)}" isn't a duration; write it like 30m, 4h or 1h30m.`,
+      unit: msg('grammar.durationUnit', { token: clip(t) }),
+      no_unit: msg('grammar.durationNoUnit', { token: clip(t) }),
+      nan: msg('grammar.durationBad', { token: clip(t) }),
     };
     fail(why[r.problem], fix(c, c.i, 1, [r.problem === 'no_unit' ? `${t}m` : sample], fix(c, c.i, 1, [sample], fallback)));
   }
   if (r.sec < min || r.sec > max) {
-    const range = `${formatDuration(min)} to ${formatDuration(max)}`;
-    fail(`"${word}" takes ${range}; ${clip(t)} is out of range.`, fix(c, c.i, r.used, [sample], fallback));
+    // durations inside an error stay in the form the user types them ("1h"), whatever the language
+    fail(msg('grammar.durationRange', { word, min: formatDuration(min), max: formatDuration(max), token: clip(t) }), fix(c, c.i, r.used, [sample], fallback));
   }
   c.i += r.used;
   return r.sec;
@@ -243,12 +241,12 @@ function readOptions(c: Ctx, spec: RuleSpec): void {
     const slot = SLOTS.get(w);
     const here = sofar(c);
     if (slot === undefined) {
-      if (w === 'in' || w === 'within') fail(`"${w}" only follows a percent, like 3% in 1h.`, `/alert ${spec.pair} 3% in 1h`);
+      if (w === 'in' || w === 'within') fail(msg('grammar.inAfterPercent', { word: w }), `/alert ${spec.pair} 3% in 1h`);
       unknownWord(c, OPTION_WORDS, here);
     }
     const earlier = seen.get(slot);
     if (earlier !== undefined) {
-      fail(earlier === w ? `You gave "${w}" twice; keep one.` : `Use either "${earlier}" or "${w}", not both.`, here);
+      fail(earlier === w ? msg('grammar.twice', { word: w }) : msg('grammar.eitherOr', { earlier, word: w }), here);
     }
     seen.set(slot, w);
     c.i++;
@@ -260,9 +258,9 @@ function readOptions(c: Ctx, spec: RuleSpec): void {
       const t = c.tokens[c.i];
       const enabled = exchanges.find((e) => e.toLowerCase() === t?.toLowerCase());
       if (enabled === undefined) {
-        const list = `Enabled: ${exchanges.join(', ')}.`;
+        const enabledList = exchanges.join(', ');
         const example = `${here} on ${closest(t ?? '', exchanges) ?? exchanges[0]}`;
-        fail(t === undefined ? `On which exchange? ${list}` : `${clip(t)} is not enabled on this bot. ${list}`, example);
+        fail(t === undefined ? msg('exchange.which', { enabled: enabledList }) : msg('exchange.notEnabled', { exchange: clip(t), enabled: enabledList }), example);
       }
       spec.exchange = enabled;
       c.i++;
@@ -274,11 +272,11 @@ function readUntil(c: Ctx, here: string): Date {
   const t = c.tokens[c.i];
   const now = c.opts.now.getTime();
   const example = `${here} until ${new Date(now + 7 * DAY * 1000).toISOString().slice(0, 10)}`;
-  if (t === undefined) fail('until when? Add a date like 2026-12-31 or 2026-12-31T18:00Z (UTC).', example);
+  if (t === undefined) fail(msg('grammar.untilWhen'), example);
   const r = readDate(t, c.tokens[c.i + 1]);
-  if (!r.ok) fail(`I can't read "${clip(t)}" as a date; write it like 2026-12-31 or 2026-12-31T18:00Z (UTC).`, example);
-  if (r.ms <= now) fail(`${clip(t)} is in the past.`, example);
-  if (r.ms > now + MAX_UNTIL_MS) fail('An alert can be set to expire at most a year ahead.', example);
+  if (!r.ok) fail(msg('grammar.badDate', { token: clip(t) }), example);
+  if (r.ms <= now) fail(msg('grammar.pastDate', { token: clip(t) }), example);
+  if (r.ms > now + MAX_UNTIL_MS) fail(msg('grammar.untilMax'), example);
   c.i += r.used;
   return new Date(r.ms);
 }
@@ -291,8 +289,8 @@ function sofar(c: Ctx): string {
 function unknownWord(c: Ctx, words: readonly string[], fallback: string): never {
   const t = c.tokens[c.i]!;
   const guess = closest(t, words);
-  if (guess === undefined) fail(`I don't understand "${clip(t)}".`, fallback);
-  return fail(`I don't understand "${clip(t)}". Did you mean "${guess}"?`, fix(c, c.i, 1, [guess], fallback));
+  if (guess === undefined) fail(msg('grammar.unknownWord', { token: clip(t) }), fallback);
+  return fail(msg('grammar.unknownWordGuess', { token: clip(t), guess }), fix(c, c.i, 1, [guess], fallback));
 }
 
 /** An example built from what the user typed with one span replaced, used only if it parses. */
@@ -328,8 +326,8 @@ function clip(t: string): string {
   return t.length > 30 ? `${t.slice(0, 30)}…` : t;
 }
 
-function fail(message: string, example: string): never {
-  throw new UserInputError(message, example);
+function fail(text: Text, example: string): never {
+  throw new UserInputError(text, example);
 }
 
 /** The canonical `/alert` arguments for a spec; parseAlert(formatRuleSpec(spec)) gives the spec back. */

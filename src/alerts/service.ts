@@ -2,6 +2,7 @@ import { Prisma, type PrismaClient, type AlertRule, type Watch } from '../genera
 import { deactivateChat as deactivateChatRow, reactivateChat as reactivateChatRow, upsertChat } from '../db/chats.js';
 import type { Db } from '../db/types.js';
 import { describeError, UserInputError } from '../errors.js';
+import { msg } from '../i18n/index.js';
 import { sleep } from '../lib/abort.js';
 import { nextDelay } from '../lib/backoff.js';
 import type { Logger } from '../log.js';
@@ -294,7 +295,7 @@ export class AlertService {
     const rule = await prisma.alertRule.findFirst({ where: { id, chatId: chatRow.id } });
     if (!rule || rule.state === 'deleted') return null;
     if (rule.state === 'expired' || (rule.expiresAt && rule.expiresAt.getTime() <= this.now())) {
-      throw new UserInputError(`Alert #${id} has expired. Set a new one with /alert.`);
+      throw new UserInputError(msg('alerts.expired', { id }));
     }
     return { rule };
   }
@@ -307,7 +308,7 @@ export class AlertService {
     const prisma = this.db();
     const live = await prisma.alertRule.count({ where: { chatId: rule.chatId, state: { in: ['active', 'paused'] } } });
     if (live >= this.opts.maxRulesPerChat) {
-      throw new UserInputError(`This chat already has ${live} alerts, the most allowed here (${this.opts.maxRulesPerChat}). Delete some first.`, '/alerts');
+      throw new UserInputError(msg('alerts.quota', { count: live, max: this.opts.maxRulesPerChat }), '/alerts');
     }
     const [revived] = await prisma.alertRule.updateManyAndReturn({
       where: { id: rule.id, state: 'fired' },

@@ -1,6 +1,7 @@
 import { Prisma, type AlertRule } from '../generated/prisma/client.js';
 import type { Db } from '../db/types.js';
 import { UserInputError } from '../errors.js';
+import { msg } from '../i18n/index.js';
 import type { EngineRule, MoveDirection, RuleCondition, RuleRuntimeState, RuleSpec } from './types.js';
 
 /**
@@ -122,7 +123,7 @@ export async function createRule(db: Db, input: CreateRuleInput): Promise<AlertR
   const live = await db.alertRule.count({ where: { chatId: input.chatId, state: LIVE } });
   if (live >= input.maxPerChat) {
     throw new UserInputError(
-      `This chat already has ${live} alerts, the most allowed here (${input.maxPerChat}). Delete some first.`,
+      msg('alerts.quota', { count: live, max: input.maxPerChat }),
       '/delete 12',
     );
   }

@@ -1,6 +1,7 @@
 import { Prisma, type Watch } from '../generated/prisma/client.js';
 import type { Db } from '../db/types.js';
 import { UserInputError } from '../errors.js';
+import { msg } from '../i18n/index.js';
 import type { EngineRule, RuleRuntimeState } from './types.js';
 
 /**
@@ -63,7 +64,7 @@ export async function addWatch(db: Db, input: AddWatchInput): Promise<AddedWatch
   const count = await db.watch.count({ where: { chatId: input.chatId } });
   if (!existing && count >= input.maxPerChat) {
     throw new UserInputError(
-      `This chat already watches ${count} pairs, the most allowed (${input.maxPerChat}). Remove one with /unwatch first.`,
+      msg('watch.quota', { count, max: input.maxPerChat }),
       `/unwatch ${input.pair}`,
     );
   }
@@ -86,7 +87,7 @@ export async function removeWatch(db: Db, chatId: number, pair: string, exchange
   const found = await db.watch.findMany({ where: { chatId, pair, ...(exchange ? { exchange } : {}) }, orderBy: { id: 'asc' } });
   if (found.length > 1) {
     const on = found.map((w) => w.exchange);
-    throw new UserInputError(`${pair} is watched on ${on.join(' and ')}; say which one to stop.`, `/unwatch ${pair} on ${on[on.length - 1]!}`);
+    throw new UserInputError(msg('watch.ambiguous', { pair, exchanges: on.slice(0, -1).join(', '), last: on[on.length - 1]! }), `/unwatch ${pair} on ${on[on.length - 1]!}`);
   }
   const watch = found[0];
   if (!watch) return null;

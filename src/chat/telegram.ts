@@ -4,6 +4,7 @@ import { autoRetry } from '@grammyjs/auto-retry';
 import { Bot, GrammyError, HttpError, webhookCallback, type Context } from 'grammy';
 import type { ChatMember, InlineKeyboardMarkup } from 'grammy/types';
 import { ConfigError, describeError, UserInputError } from '../errors.js';
+import { msg } from '../i18n/index.js';
 import { sleep, TimeoutError, withTimeout } from '../lib/abort.js';
 import { nextDelay } from '../lib/backoff.js';
 import { redactSecrets, type Logger } from '../log.js';
@@ -495,7 +496,7 @@ export class TelegramFront implements ChatFront {
           // a failure is not an answer: the next ask tries again
           if (this.admins.get(key) === entry) this.admins.delete(key);
           this.warnFailed('getChatMember', err, String(chatId));
-          throw new UserInputError("I couldn't check with Telegram whether you are an admin of this group. Try again in a minute.");
+          throw new UserInputError(msg('admins.cannotCheck'));
         },
       ),
     };

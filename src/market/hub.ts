@@ -1,5 +1,6 @@
 import type { Logger } from '../log.js';
 import { describeError, FeedError, UserInputError } from '../errors.js';
+import { msg } from '../i18n/index.js';
 import { nextDelay } from '../lib/backoff.js';
 import { sleep, withTimeout } from '../lib/abort.js';
 import { suggestPairs } from './symbols.js';
@@ -197,8 +198,8 @@ export class MarketHub {
     const listed = await this.loadMarkets(exchange);
     if (listed.has(pair)) return;
     const suggestions = suggestPairs(pair, listed);
-    const hint = suggestions.length ? ` Did you mean ${suggestions.join(', ')}?` : '';
-    throw new UserInputError(`${pair} is not traded on ${exchange}.${hint}`, `/price ${suggestions[0] ?? 'BTC/USDT'}`);
+    const text = suggestions.length ? msg('pair.notTradedSuggest', { pair, exchange, suggestions: suggestions.join(', ') }) : msg('pair.notTraded', { pair, exchange });
+    throw new UserInputError(text, `/price ${suggestions[0] ?? 'BTC/USDT'}`);
   }
 
   /**
@@ -244,7 +245,7 @@ export class MarketHub {
     const feed = this.feeds.get(exchange);
     if (!feed) {
       throw new UserInputError(
-        `${exchange} is not enabled on this bot. Enabled: ${this.exchanges().join(', ')}.`,
+        msg('exchange.notEnabled', { exchange, enabled: this.exchanges().join(', ') }),
         `/price BTC/USDT on ${this.exchanges()[0] ?? 'binance'}`,
       );
     }

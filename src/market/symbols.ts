@@ -1,4 +1,5 @@
 import { UserInputError } from '../errors.js';
+import { msg } from '../i18n/index.js';
 
 /**
  * Quote currencies recognised when a pair is typed without a separator ("btcusdt"). Longest first so
@@ -19,8 +20,8 @@ const EXAMPLE = '/price BTC/USDT';
  */
 export function normalisePair(input: string, defaultQuote: string): string {
   const raw = input.trim().toUpperCase();
-  if (raw === '') throw new UserInputError('Which pair? Name one, like BTC/USDT.', EXAMPLE);
-  if (raw.length > 30) throw new UserInputError(`"${input.trim().slice(0, 30)}…" is too long to be a trading pair.`, EXAMPLE);
+  if (raw === '') throw new UserInputError(msg('pair.which'), EXAMPLE);
+  if (raw.length > 30) throw new UserInputError(msg('pair.tooLong', { input: input.trim().slice(0, 30) }), EXAMPLE);
 
   const parts = raw.split(/\s*[/\-_:]\s*|\s+/);
   let base: string | undefined;
@@ -39,9 +40,9 @@ export function normalisePair(input: string, defaultQuote: string): string {
     }
   }
   if (base === undefined || quote === undefined || !ASSET.test(base) || !ASSET.test(quote)) {
-    throw new UserInputError(`"${input.trim()}" doesn't look like a trading pair. Write it as BASE/QUOTE.`, EXAMPLE);
+    throw new UserInputError(msg('pair.bad', { input: input.trim() }), EXAMPLE);
   }
-  if (base === quote) throw new UserInputError(`${base}/${quote} is the same currency on both sides.`, EXAMPLE);
+  if (base === quote) throw new UserInputError(msg('pair.same', { pair: `${base}/${quote}` }), EXAMPLE);
   return `${base}/${quote}`;
 }
 

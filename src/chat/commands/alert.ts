@@ -1,11 +1,12 @@
 import type { AlertRule } from '../../generated/prisma/client.js';
 import { UserInputError } from '../../errors.js';
+import { msg } from '../../i18n/index.js';
 import { ALERT_ALIASES, describeCondition, parseAlert } from '../../alerts/grammar.js';
 import { columnsToCondition } from '../../alerts/store.js';
 import type { Command, CommandServices, RuleView } from './types.js';
 import { alertsReady } from './options.js';
 
-const alertsOf = (services: CommandServices) => alertsReady(services, 'Alerts are');
+const alertsOf = (services: CommandServices) => alertsReady(services, 'alerts');
 
 export function toRuleView(rule: AlertRule): RuleView {
   return {
@@ -55,10 +56,10 @@ export const del: Command = {
   examples: ['/delete 12', '/delete all'],
   async run({ chat, args, services }) {
     const arg = args.trim().replace(/^#/, '').toLowerCase();
-    if (arg === '') throw new UserInputError('Which alert? Give its id from /alerts, or "all".', '/delete 12');
-    if (arg !== 'all' && !/^\d{1,9}$/.test(arg)) throw new UserInputError(`"${args.trim().slice(0, 20)}" is not an alert id. Ids are numbers, shown by /alerts.`, '/delete 12');
+    if (arg === '') throw new UserInputError(msg('delete.which'), '/delete 12');
+    if (arg !== 'all' && !/^\d{1,9}$/.test(arg)) throw new UserInputError(msg('delete.notAnId', { input: args.trim().slice(0, 20) }), '/delete 12');
     const deleted = await alertsOf(services).delete(chat, arg === 'all' ? 'all' : Number(arg));
-    if (arg !== 'all' && deleted.length === 0) throw new UserInputError(`This chat has no alert #${arg}. /alerts lists yours.`, '/alerts');
+    if (arg !== 'all' && deleted.length === 0) throw new UserInputError(msg('delete.noSuch', { id: arg }), '/alerts');
     return { kind: 'alerts_deleted', rules: deleted.map(toRuleView), all: arg === 'all' };
   },
 };

@@ -1,4 +1,5 @@
 import { UserInputError } from '../../errors.js';
+import { msg } from '../../i18n/index.js';
 import type { CommandServices } from './types.js';
 
 /**
@@ -12,16 +13,16 @@ export function takeExchange(args: string, enabled: readonly string[], example: 
   if (!match) return { rest: args.trim(), exchange: fallback };
   const exchange = match[2]!.toLowerCase();
   if (!enabled.includes(exchange)) {
-    throw new UserInputError(`${exchange} is not enabled on this bot. Enabled: ${enabled.join(', ')}.`, example);
+    throw new UserInputError(msg('exchange.notEnabled', { exchange, enabled: enabled.join(', ') }), example);
   }
   return { rest: match[1]!.trim(), exchange };
 }
 
 /**
  * The alerts service, or a friendly "still starting" error: it appears only once the database is open,
- * while /price already works. `what` names the feature in the message ("Alerts are", "The watchlist is").
+ * while /price already works. `what` names the feature in the message.
  */
-export function alertsReady(services: CommandServices, what: string): NonNullable<CommandServices['alerts']> {
-  if (!services.alerts) throw new UserInputError(`${what} still starting up (the database is opening). Try again in a few seconds.`);
+export function alertsReady(services: CommandServices, what: 'alerts' | 'watchlist' | 'settings'): NonNullable<CommandServices['alerts']> {
+  if (!services.alerts) throw new UserInputError(msg(`starting.${what}`));
   return services.alerts;
 }

@@ -1,4 +1,5 @@
 import { UserInputError } from '../../errors.js';
+import { msg } from '../../i18n/index.js';
 import { normalisePair } from '../../market/symbols.js';
 import { takeExchange } from './options.js';
 import type { Command } from './types.js';
@@ -14,9 +15,9 @@ export const price: Command = {
   async run({ args, services }) {
     const { rest, exchange } = takeExchange(args, services.config.exchanges, '/price ETH/USDT');
     const words = rest.split(/\s+/).filter(Boolean);
-    if (words.length === 0) throw new UserInputError('Which pair? Add one after /price.', '/price BTC/USDT');
+    if (words.length === 0) throw new UserInputError(msg('price.whichPair'), '/price BTC/USDT');
     if (words.length > 1 && !(words.length === 2 && /^[a-z0-9]+$/i.test(words[1]!) && words[1]!.length <= 10)) {
-      throw new UserInputError(`/price takes one pair, got "${rest.slice(0, 40)}".`, '/price BTC/USDT');
+      throw new UserInputError(msg('price.onePair', { input: rest.slice(0, 40) }), '/price BTC/USDT');
     }
     const pair = normalisePair(words.join('/'), services.config.defaultQuote);
     const quote = await services.hub.quote(exchange, pair);

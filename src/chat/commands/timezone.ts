@@ -1,4 +1,5 @@
 import { UserInputError } from '../../errors.js';
+import { msg } from '../../i18n/index.js';
 import type { Command, CommandServices } from './types.js';
 
 const EXAMPLE = '/timezone Europe/Berlin';
@@ -24,7 +25,7 @@ export function canonicalTimezone(input: string): string | null {
 
 function settingsOf(services: CommandServices) {
   const alerts = services.alerts;
-  if (!alerts?.timezone || !alerts.setTimezone) throw new UserInputError('Settings are still starting up (the database is opening). Try again in a few seconds.');
+  if (!alerts?.timezone || !alerts.setTimezone) throw new UserInputError(msg('starting.settings'));
   return { get: alerts.timezone.bind(alerts), set: alerts.setTimezone.bind(alerts) };
 }
 
@@ -43,11 +44,11 @@ export const timezone: Command = {
       await settings.set(chat, null);
       return { kind: 'timezone', timezone: null, changed: true, now: services.now() };
     }
-    if (wanted.length > 64 || /\s/.test(wanted)) throw new UserInputError('Give one timezone name, like Europe/Berlin.', EXAMPLE);
+    if (wanted.length > 64 || /\s/.test(wanted)) throw new UserInputError(msg('timezone.oneName'), EXAMPLE);
     const zone = canonicalTimezone(wanted);
     // Fixed offsets ("+03:00", "Etc/GMT-3") are accepted by Intl but mislead around daylight saving; ask for a place.
     if (!zone || !zone.includes('/') || zone.startsWith('Etc/')) {
-      throw new UserInputError(`"${wanted.slice(0, 40)}" is not a timezone I know. Use a region/city name from the IANA list.`, EXAMPLE);
+      throw new UserInputError(msg('timezone.unknown', { input: wanted.slice(0, 40) }), EXAMPLE);
     }
     await settings.set(chat, zone);
     return { kind: 'timezone', timezone: zone, changed: true, now: services.now() };

@@ -1,6 +1,7 @@
 import type { Watch } from '../../generated/prisma/client.js';
 import type { Config } from '../../config.js';
 import { FeedError, UserInputError } from '../../errors.js';
+import { msg, type Text } from '../../i18n/index.js';
 import { compareDecimal, decimalPlaces, readDecimal } from '../../alerts/numbers.js';
 import { normalisePair } from '../../market/symbols.js';
 import { takeExchange, alertsReady } from './options.js';
@@ -31,18 +32,18 @@ export function parseWatchArgs(args: string, config: Pick<Config, 'defaultQuote'
   const last = words[words.length - 1];
   const pctToken = command === 'watch' && last !== undefined && PERCENTISH.test(last) ? words.pop() : undefined;
   if (words.length === 0) {
-    fail(pctToken ? 'Which pair? Put it before the percent.' : `Which pair? Add one after /${command}.`, `/${command} BTC/USDT${pctToken ? ` ${pctToken}` : ''}`);
+    fail(pctToken ? msg('watch.whichPairBeforePct') : msg('watch.whichPair', { command }), `/${command} BTC/USDT${pctToken ? ` ${pctToken}` : ''}`);
   }
   if (words.length > 2 || (words.length === 2 && !/^[a-z0-9]{1,10}$/i.test(words[1]!))) {
-    const takes = command === 'watch' ? 'one pair and an optional percent' : 'one pair';
-    fail(`/${command} takes ${takes}, got "${rest.slice(0, 40)}".`, `/${command} BTC/USDT${command === 'watch' ? ' 3%' : ''}`);
+    const input = rest.slice(0, 40);
+    fail(command === 'watch' ? msg('watch.takesPairPct', { input }) : msg('watch.takesPair', { input }), `/${command} BTC/USDT${command === 'watch' ? ' 3%' : ''}`);
   }
   let pair: string;
   try {
     pair = normalisePair(words.join('/'), config.defaultQuote);
   } catch (err) {
     // the message is right, but its example is /price's
-    if (err instanceof UserInputError) fail(err.message, `/${command} BTC/USDT`);
+    if (err instanceof UserInputError) throw err.withExample(`/${command} BTC/USDT`);
     throw err;
   }
   const parsed: WatchArgs = { pair, exchange, exchangeGiven };
@@ -52,24 +53,24 @@ export function parseWatchArgs(args: string, config: Pick<Config, 'defaultQuote'
 
 function readPercent(token: string, pair: string): string {
   const example = `/watch ${pair} 3%`;
-  if (!token.endsWith('%')) fail(`Did you mean ${token}%? The threshold is a percent.`, `/watch ${pair} ${token}%`);
+  if (!token.endsWith('%')) fail(msg('watch.pctSuffix', { token }), `/watch ${pair} ${token}%`);
   if (/^[+-]/.test(token)) {
-    fail(`A watch reports moves both ways, so its threshold has no sign. For one direction, use /alert ${pair} ${token}.`, `/watch ${pair} ${token.slice(1)}`);
+    fail(msg('watch.noSign', { pair, token }), `/watch ${pair} ${token.slice(1)}`);
   }
   const r = readDecimal(token.replace(/^±/, '').slice(0, -1), false);
-  if (!r.ok) fail(`"${token.slice(0, 20)}" isn't a percent I can read; write it like 3% or 2.5%.`, example);
-  if (decimalPlaces(r.value) > 4) fail(`Thresholds take at most 4 decimals; "${token.slice(0, 20)}" has more.`, example);
+  if (!r.ok) fail(msg('watch.badPct', { token: token.slice(0, 20) }), example);
+  if (decimalPlaces(r.value) > 4) fail(msg('watch.pctDecimals', { token: token.slice(0, 20) }), example);
   if (compareDecimal(r.value, MIN_PCT) < 0 || compareDecimal(r.value, MAX_PCT) > 0) {
-    fail(`The threshold must be between ${MIN_PCT}% and ${MAX_PCT}%; ${r.value}% is out of range.`, example);
+    fail(msg('watch.pctRange', { min: MIN_PCT, max: MAX_PCT, value: r.value }), example);
   }
   return r.value;
 }
 
-function fail(message: string, example: string): never {
-  throw new UserInputError(message, example);
+function fail(text: Text, example: string): never {
+  throw new UserInputError(text, example);
 }
 
-const watchesOf = (services: CommandServices) => alertsReady(services, 'The watchlist is');
+const watchesOf = (services: CommandServices) => alertsReady(services, 'watchlist');
 
 export function toWatchView(w: Watch): WatchView {
   return {
@@ -108,7 +109,7 @@ export const unwatch: Command = {
   async run({ chat, args, services }) {
     const { pair, exchange, exchangeGiven } = parseWatchArgs(args, services.config, 'unwatch');
     const gone = await watchesOf(services).unwatch(chat, pair, exchangeGiven ? exchange : undefined);
-    if (!gone) throw new UserInputError(`${pair}${exchangeGiven ? ` on ${exchange}` : ''} isn't on this chat's watchlist. /watchlist shows what is.`, '/watchlist');
+    if (!gone) throw new UserInputError(exchangeGiven ? msg('watch.notWatchedOn', { pair, exchange }) : msg('watch.notWatched', { pair }), '/watchlist');
     return { kind: 'watch_removed', watch: toWatchView(gone) };
   },
 };

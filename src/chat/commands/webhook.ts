@@ -1,4 +1,5 @@
 import { UserInputError } from '../../errors.js';
+import { msg } from '../../i18n/index.js';
 import type { Command, CommandServices } from './types.js';
 
 const EXAMPLE = '/webhook https://example.org/hook';
@@ -21,28 +22,28 @@ export function isLocalHost(hostname: string): boolean {
 
 /** The URL to post to, normalised; throws a UserInputError saying what is wrong. */
 export function validateWebhookUrl(input: string, opts: { allowLocal?: boolean } = {}): string {
-  if (input.length > MAX_URL || /\s/.test(input)) throw new UserInputError(`Give one URL of at most ${MAX_URL} characters.`, EXAMPLE);
+  if (input.length > MAX_URL || /\s/.test(input)) throw new UserInputError(msg('webhook.oneUrl', { max: MAX_URL }), EXAMPLE);
   let url: URL;
   try {
     url = new URL(input);
   } catch {
-    throw new UserInputError(`"${input.slice(0, 60)}" is not a URL.`, EXAMPLE);
+    throw new UserInputError(msg('webhook.notUrl', { input: input.slice(0, 60) }), EXAMPLE);
   }
   const local = isLocalHost(url.hostname);
   if (local && !opts.allowLocal) {
-    throw new UserInputError("This bot does not post to local or private-network addresses. Use a public https URL.", EXAMPLE);
+    throw new UserInputError(msg('webhook.local'), EXAMPLE);
   }
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && local)) {
-    throw new UserInputError('The webhook URL must start with https:// (plain http only for a local receiver, where allowed).', EXAMPLE);
+    throw new UserInputError(msg('webhook.https'), EXAMPLE);
   }
   // the status reply shows the URL: a password in it would be shown to everyone in the chat
-  if (url.username || url.password) throw new UserInputError('Leave credentials out of the URL; check the signature header instead.', EXAMPLE);
+  if (url.username || url.password) throw new UserInputError(msg('webhook.credentials'), EXAMPLE);
   return url.toString();
 }
 
 function webhooksOf(services: CommandServices) {
   const alerts = services.alerts;
-  if (!alerts?.webhook || !alerts.setWebhook || !alerts.removeWebhook) throw new UserInputError('Settings are still starting up (the database is opening). Try again in a few seconds.');
+  if (!alerts?.webhook || !alerts.setWebhook || !alerts.removeWebhook) throw new UserInputError(msg('starting.settings'));
   return { get: alerts.webhook.bind(alerts), set: alerts.setWebhook.bind(alerts), remove: alerts.removeWebhook.bind(alerts) };
 }
 
