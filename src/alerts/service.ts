@@ -1,8 +1,8 @@
 import { Prisma, type PrismaClient, type AlertRule, type Watch } from '../generated/prisma/client.js';
-import { deactivateChat as deactivateChatRow, reactivateChat as reactivateChatRow, upsertChat } from '../db/chats.js';
+import { deactivateChat as deactivateChatRow, reactivateChat as reactivateChatRow, upsertChat, type ChatRefInput } from '../db/chats.js';
 import type { Db } from '../db/types.js';
 import { describeError, UserInputError } from '../errors.js';
-import { msg } from '../i18n/index.js';
+import { msg, resolveLanguage, type Lang } from '../i18n/index.js';
 import { sleep } from '../lib/abort.js';
 import { nextDelay } from '../lib/backoff.js';
 import type { Logger } from '../log.js';
@@ -62,12 +62,16 @@ export interface WatchResult extends AddedWatch {
   tick: PriceTick;
 }
 
-/** A watch firing on its way to the writer: the row update and the message commit together. */
+/**
+ * A watch firing on its way to the writer: the row update and the message commit together. The text is
+ * worded in the writer's transaction, which reads the chat's language then.
+ */
 interface WatchFiring {
   watchId: number;
+  chatId: number;
   price: number;
   at: number;
-  notification: NewNotification;
+  move: WatchMove;
 }
 
 /**
@@ -133,7 +137,7 @@ export class AlertService {
     await this.opts.hub.ensureListed(spec.exchange, spec.pair);
     const { tick } = await this.opts.hub.quote(spec.exchange, spec.pair);
     const state = initialState(spec, tick.last);
-    const chatRow = await upsertChat(prisma, { platform: chat.platform, externalId: chat.chatId, kind: chat.kind, ...(chat.title ? { title: chat.title } : {}) });
+    const chatRow = await upsertChat(prisma, chatInput(chat));
     const rule = await createRule(prisma, { chatId: chatRow.id, ...(chat.userId ? { creatorId: chat.userId } : {}), spec, source, state, maxPerChat });
     this.run(rowToEngineRule(rule));
     return { rule, tick, holdsNow: spec.condition.kind === 'level' && holds(spec.condition.op, tick.last, Number(spec.condition.price)) };
@@ -148,8 +152,21 @@ export class AlertService {
   /** Sets (or with null clears) the chat's timezone; the zone must already be validated. */
   async setTimezone(chat: ChatRef, timezone: string | null): Promise<void> {
     const prisma = this.db();
-    const row = await upsertChat(prisma, { platform: chat.platform, externalId: chat.chatId, kind: chat.kind, ...(chat.title ? { title: chat.title } : {}) });
+    const row = await upsertChat(prisma, chatInput(chat));
     await prisma.chat.update({ where: { id: row.id }, data: { timezone } });
+  }
+
+  /** The language the chat chose with /language; null when it never did. */
+  async language(chat: ChatRef): Promise<string | null> {
+    const row = await this.db().chat.findUnique({ where: { platform_externalId: { platform: chat.platform, externalId: chat.chatId } }, select: { language: true } });
+    return row?.language ?? null;
+  }
+
+  /** Records the chat's language for replies and alerts (validated by the caller). */
+  async setLanguage(chat: ChatRef, language: Lang): Promise<void> {
+    const prisma = this.db();
+    const row = await upsertChat(prisma, chatInput(chat));
+    await prisma.chat.update({ where: { id: row.id }, data: { language } });
   }
 
   /** The chat's webhook, without its secret; null when it has none. */
@@ -164,7 +181,7 @@ export class AlertService {
   /** Creates or replaces the chat's webhook with a fresh secret, returned this once; the URL must already be validated. */
   async setWebhook(chat: ChatRef, url: string): Promise<{ url: string; secret: string }> {
     const prisma = this.db();
-    const row = await upsertChat(prisma, { platform: chat.platform, externalId: chat.chatId, kind: chat.kind, ...(chat.title ? { title: chat.title } : {}) });
+    const row = await upsertChat(prisma, chatInput(chat));
     const secret = randomBytes(32).toString('hex');
     const fresh = { url, secret, active: true, failures: 0, lastError: null, createdAt: new Date(this.now()) };
     await prisma.webhook.upsert({ where: { chatId: row.id }, create: { chatId: row.id, ...fresh }, update: fresh });
@@ -381,7 +398,12 @@ export class AlertService {
             const notifications = await ruleNotifications(tx, firings);
             for (const f of firings) await recordFiring(tx, f.ruleId, f.state, f.final, f.price);
             const watchRows: NewNotification[] = [];
-            for (const w of watchFirings) if (await recordWatchFiring(tx, w.watchId, w.price, new Date(w.at))) watchRows.push(w.notification);
+            const languages = await chatLanguages(tx, watchFirings.map((w) => w.chatId));
+            for (const w of watchFirings) {
+              if (!(await recordWatchFiring(tx, w.watchId, w.price, new Date(w.at)))) continue;
+              const text = renderWatchMessage(languages.get(w.chatId) ?? 'en', w.move);
+              watchRows.push({ chatId: w.chatId, dedupeKey: `watch:${w.watchId}:${w.at}`, text, payload: { kind: 'notice' } });
+            }
             await enqueue(tx, [...notifications, ...watchRows], new Date(this.now()));
           },
           { timeout: 60_000, maxWait: 30_000 },
@@ -409,7 +431,7 @@ export class AlertService {
   async watch(chat: ChatRef, input: { exchange: string; pair: string; movePct?: string }): Promise<WatchResult> {
     const prisma = this.db();
     const { tick } = await this.opts.hub.quote(input.exchange, input.pair);
-    const chatRow = await upsertChat(prisma, { platform: chat.platform, externalId: chat.chatId, kind: chat.kind, ...(chat.title ? { title: chat.title } : {}) });
+    const chatRow = await upsertChat(prisma, chatInput(chat));
     const added = await addWatch(prisma, { chatId: chatRow.id, ...input, referencePrice: tick.last, now: new Date(this.now()), maxPerChat: this.maxWatchesPerChat });
     const rule = watchToEngineRule(added.watch);
     // the running state may hold a reference newer than the row (a message still waiting for the writer)
@@ -457,8 +479,7 @@ export class AlertService {
     };
     meta.reference = f.price;
     meta.since = f.at;
-    const notification: NewNotification = { chatId: meta.chatId, dedupeKey: `watch:${watchId}:${f.at}`, text: renderWatchMessage(move), payload: { kind: 'notice' } };
-    return [{ watchId, price: f.price, at: f.at, notification }];
+    return [{ watchId, chatId: meta.chatId, price: f.price, at: f.at, move }];
   }
 
   /** Records the reference the engine took from the first price, so the first message can say where it started. */
@@ -482,20 +503,44 @@ async function ruleNotifications(tx: Db, firings: readonly Firing[]): Promise<Ou
   if (firings.length === 0) return [];
   const rows = await tx.alertRule.findMany({
     where: { id: { in: firings.map((f) => f.ruleId) }, state: { not: 'deleted' } },
-    select: { id: true, chatId: true, note: true, pair: true, kind: true, op: true, threshold: true, windowSec: true, chat: { select: { timezone: true, webhook: { select: { active: true } } } } },
+    select: {
+      id: true, chatId: true, note: true, pair: true, kind: true, op: true, threshold: true, windowSec: true,
+      chat: { select: { kind: true, timezone: true, language: true, userLanguage: true, webhook: { select: { active: true } } } },
+    },
   });
   const byId = new Map(rows.map((r) => [r.id, r]));
   return firings.flatMap((f) => {
     const row = byId.get(f.ruleId);
     if (!row) return [];
+    const condition = columnsToCondition(row);
+    const language = resolveLanguage(row.chat.language, row.chat.kind, row.chat.userLanguage);
     const payload: AlertPayload = {
-      kind: 'alert', ruleId: f.ruleId, exchange: f.exchange, pair: f.pair, condition: describeCondition(columnsToCondition(row), row.pair),
-      price: f.price, at: f.at, source: f.source, final: f.final, ...(row.note ? { note: row.note } : {}),
+      kind: 'alert', ruleId: f.ruleId, exchange: f.exchange, pair: f.pair, condition: describeCondition(condition, row.pair),
+      price: f.price, at: f.at, source: f.source, final: f.final, language, ...(row.note ? { note: row.note } : {}),
     };
-    const message: OutboxRow = { chatId: row.chatId, ruleId: f.ruleId, dedupeKey: `rule:${f.ruleId}:fire:${f.state.fireCount}`, text: renderAlertMessage(payload, row.chat.timezone), payload };
+    const text = renderAlertMessage(language, payload, condition, row.chat.timezone);
+    const message: OutboxRow = { chatId: row.chatId, ruleId: f.ruleId, dedupeKey: `rule:${f.ruleId}:fire:${f.state.fireCount}`, text, payload };
     // the webhook copy is a row of its own, so a failing receiver never holds back the chat message
     return row.chat.webhook?.active ? [message, { ...message, dedupeKey: `${message.dedupeKey}:webhook`, target: 'webhook' as const }] : [message];
   });
+}
+
+/**
+ * The chat row's fields from a command's ChatRef. A private chat's client language is remembered so the
+ * alerts it later receives are worded as its replies are; a group's sender says nothing about the group.
+ */
+function chatInput(chat: ChatRef): ChatRefInput {
+  return {
+    platform: chat.platform, externalId: chat.chatId, kind: chat.kind, ...(chat.title ? { title: chat.title } : {}),
+    ...(chat.kind === 'private' && chat.userLanguage ? { userLanguage: chat.userLanguage.slice(0, 16) } : {}),
+  };
+}
+
+/** The language each chat's messages are worded in, read in the transaction that writes them. */
+async function chatLanguages(tx: Db, chatIds: readonly number[]): Promise<Map<number, Lang>> {
+  if (chatIds.length === 0) return new Map();
+  const rows = await tx.chat.findMany({ where: { id: { in: [...new Set(chatIds)] } }, select: { id: true, kind: true, language: true, userLanguage: true } });
+  return new Map(rows.map((r) => [r.id, resolveLanguage(r.language, r.kind, r.userLanguage)]));
 }
 
 /** small enough to commit in well under a second on a small machine, large enough to keep up with a burst */

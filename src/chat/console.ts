@@ -1,7 +1,7 @@
 import readline from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from '../log.js';
-import { dispatchCommand, type CommandServices } from './commands/index.js';
+import { dispatchCommand, replyLanguage, type CommandServices } from './commands/index.js';
 import type { ChatRef } from './commands/types.js';
 import { renderReply } from './format.js';
 import type { ChatFront, DeliveryOutcome } from './front.js';
@@ -59,7 +59,7 @@ export class ConsoleChat implements ChatFront {
   private async answer(line: string): Promise<void> {
     if (line.trim() === '') return;
     const reply = await dispatchCommand(line, LOCAL_CHAT, { services: this.opts.services, log: this.opts.log });
-    const text = reply && renderReply(reply);
+    const text = reply && renderReply(reply, await replyLanguage(LOCAL_CHAT, this.opts.services, reply));
     if (text) this.write(text);
     if (this.opts.prompt && !this.closed) this.opts.output.write('> ');
   }

@@ -1,8 +1,14 @@
 import type { PriceTick } from '../market/types.js';
 import type { AlertPayload } from '../delivery/notification.js';
 import type { ButtonOutcome, CommandInfo, ManagedSubject, Reply, RuleView, WatchEntry, WatchMove } from './commands/types.js';
-import type { RuleSpec } from '../alerts/types.js';
-import { formatDuration } from '../alerts/numbers.js';
+import type { RuleCondition, RuleSpec } from '../alerts/types.js';
+import { groupDigits } from '../alerts/numbers.js';
+import { formatDurationIn, render, t, type Lang, type MessageKey } from '../i18n/index.js';
+
+/**
+ * Reply values → text in one language. Every word comes from the catalogues (src/i18n); prices, pairs,
+ * exchange ids and commands are put in as they are, so they read the same in every language.
+ */
 
 /**
  * Prices keep enough significant digits to show a move on any pair, from BTC at 97,234.12 to a memecoin
@@ -21,92 +27,96 @@ export function formatPercent(value: number): string {
   return `${sign}${Math.abs(value).toFixed(2)}%`;
 }
 
-export function formatAge(ms: number): string {
+export function formatAge(lang: Lang, ms: number): string {
   const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 1) return 'just now';
-  if (s < 60) return `${s} s ago`;
+  if (s < 1) return t(lang, 'age.justNow');
+  if (s < 60) return t(lang, 'age.seconds', { n: s });
   const m = Math.round(s / 60);
-  if (m < 60) return `${m} min ago`;
+  if (m < 60) return t(lang, 'age.minutes', { n: m });
   const h = Math.round(m / 60);
-  if (h < 48) return `${h} h ago`;
-  return `${Math.round(h / 24)} d ago`;
+  if (h < 48) return t(lang, 'age.hours', { n: h });
+  return t(lang, 'age.days', { n: Math.round(h / 24) });
 }
 
-const SOURCE_TEXT: Record<PriceTick['source'], string> = {
-  stream: 'live stream',
-  poll: 'REST polling (stream down)',
-  gapfill: 'gap-fill',
-  rest: 'REST snapshot; live stream starting',
-};
+const SOURCE_KEY = {
+  stream: 'source.stream',
+  poll: 'source.poll',
+  gapfill: 'source.gapfill',
+  rest: 'source.rest',
+} as const satisfies Record<PriceTick['source'], MessageKey>;
 
-function renderPrice(tick: PriceTick, fromRest: boolean, now: number): string {
-  const quote = tick.pair.split('/')[1] ?? '';
-  const change = tick.changePct24h === undefined ? '' : `  ${tick.changePct24h >= 0 ? '▲' : '▼'} ${formatPercent(tick.changePct24h)} 24h`;
-  const source = fromRest ? SOURCE_TEXT.rest : SOURCE_TEXT[tick.source];
-  return `${tick.pair} on ${tick.exchange}: ${formatPrice(tick.last)} ${quote}${change}\nquote ${formatAge(now - tick.exchangeTs)} · ${source}`;
+const quoteOf = (pair: string): string => pair.split('/')[1] ?? '';
+
+function change24h(lang: Lang, changePct24h: number | undefined): string | undefined {
+  return changePct24h === undefined ? undefined : t(lang, 'price.change24h', { arrow: changePct24h >= 0 ? '▲' : '▼', pct: formatPercent(changePct24h) });
 }
 
-function renderHelp(commands: readonly CommandInfo[], topic?: CommandInfo): string {
-  if (topic) return [`${topic.usage}`, topic.summary, '', 'Examples:', ...topic.examples.map((e) => `  ${e}`)].join('\n');
-  return [
-    'MaxFlash: live crypto prices and alerts.',
-    '',
-    ...commands.map((c) => `${c.usage} — ${c.summary}`),
-    '',
-    'Try: /price BTC/USDT',
-  ].join('\n');
+function renderPrice(lang: Lang, tick: PriceTick, fromRest: boolean, now: number): string {
+  const change = change24h(lang, tick.changePct24h);
+  const line = t(lang, 'price.line', { pair: tick.pair, exchange: tick.exchange, price: formatPrice(tick.last), quote: quoteOf(tick.pair) });
+  const source = t(lang, fromRest ? SOURCE_KEY.rest : SOURCE_KEY[tick.source]);
+  return `${line}${change ? `  ${change}` : ''}\n${t(lang, 'price.age', { age: formatAge(lang, now - tick.exchangeTs), source })}`;
 }
 
-/** Plain-text rendering, used by the terminal chat and as the base for platform formats. */
-export function renderReply(reply: Reply): string | null {
+function renderHelp(lang: Lang, commands: readonly CommandInfo[], topic?: CommandInfo): string {
+  const say = (key: MessageKey): string => render(lang, { key });
+  if (topic) return [say(topic.usage), say(topic.summary), '', t(lang, 'help.examples'), ...topic.examples.map((e) => `  ${e}`)].join('\n');
+  return [t(lang, 'help.intro'), '', ...commands.map((c) => `${say(c.usage)} — ${say(c.summary)}`), '', t(lang, 'help.try')].join('\n');
+}
+
+/** Plain-text rendering in a language, used by the terminal chat and as the base for platform formats. */
+export function renderReply(reply: Reply, lang: Lang): string | null {
   switch (reply.kind) {
     case 'price':
-      return renderPrice(reply.tick, reply.fromRest, reply.now);
+      return renderPrice(lang, reply.tick, reply.fromRest, reply.now);
     case 'help':
-      return renderHelp(reply.commands, reply.topic);
-    case 'error':
-      return reply.example ? `${reply.message}\nExample: ${reply.example}` : reply.message;
+      return renderHelp(lang, reply.commands, reply.topic);
+    case 'error': {
+      const text = render(lang, reply.text);
+      return reply.example ? `${text}\n${t(lang, 'reply.example', { example: reply.example })}` : text;
+    }
     case 'unknown_command':
       return reply.suggestion
-        ? `Unknown command /${reply.name}. Did you mean /${reply.suggestion}? /help lists them all.`
-        : `Unknown command /${reply.name}. /help lists what I can do.`;
+        ? t(lang, 'reply.unknownCommandSuggest', { name: reply.name, suggestion: reply.suggestion })
+        : t(lang, 'reply.unknownCommand', { name: reply.name });
     case 'not_a_command':
-      return 'Commands start with a slash, e.g. /price BTC/USDT. Type /help for the list.';
+      return t(lang, 'reply.notACommand');
     case 'alert_created':
-      return renderCreated(reply.rule, reply.spec, reply.tick, reply.holdsNow);
+      return renderCreated(lang, reply.rule, reply.spec, reply.tick, reply.holdsNow);
     case 'alert_list':
       return reply.rules.length === 0
-        ? 'No active alerts in this chat. Set one with /alert BTC/USDT > 100000'
-        : [`Alerts in this chat (${reply.rules.length} of ${reply.max}):`, ...reply.rules.map(ruleLine), '', 'Delete one with /delete <id>.'].join('\n');
+        ? t(lang, 'alerts.none')
+        : [t(lang, 'alerts.header', { count: reply.rules.length, max: reply.max }), ...reply.rules.map((r) => ruleLine(lang, r)), '', t(lang, 'alerts.footer')].join('\n');
     case 'alerts_deleted':
-      if (reply.rules.length === 0) return 'There were no alerts to delete.';
-      return reply.all ? `Deleted all ${reply.rules.length} alerts of this chat.` : `Deleted alert #${reply.rules[0]!.id}: ${reply.rules[0]!.condition}.`;
+      if (reply.rules.length === 0) return t(lang, 'alerts.deletedNone');
+      return reply.all ? t(lang, 'alerts.deletedAll', { count: reply.rules.length }) : deletedOne(lang, reply.rules[0]!);
     case 'watch_added':
-      return renderWatchAdded(reply);
+      return renderWatchAdded(lang, reply);
     case 'watch_removed':
-      return `Stopped watching ${reply.watch.pair} on ${reply.watch.exchange}.`;
+      return t(lang, 'watch.removed', { pair: reply.watch.pair, exchange: reply.watch.exchange });
     case 'watchlist':
-      return renderWatchlist(reply.entries, reply.max, reply.now);
+      return renderWatchlist(lang, reply.entries, reply.max, reply.now);
     case 'admins_only':
-      return adminsOnly(reply.subject);
+      return t(lang, `admins.${reply.subject}`);
     case 'timezone':
-      if (reply.timezone === null) return reply.changed ? 'Times in messages are now in UTC only.' : 'Times in messages are in UTC. Set your own with /timezone Europe/Berlin.';
-      return `${reply.changed ? 'Timezone set to' : 'Timezone:'} ${reply.timezone} (now ${localTime(reply.now, reply.timezone)}). Alerts show this time beside UTC.`;
+      if (reply.timezone === null) return t(lang, reply.changed ? 'timezone.utcSet' : 'timezone.utc');
+      return t(lang, reply.changed ? 'timezone.set' : 'timezone.current', { zone: reply.timezone, time: localTime(reply.now, reply.timezone) });
+    case 'language':
+      return t(lang, reply.changed ? 'language.set' : 'language.current');
     case 'webhook_set':
-      return [
-        `Webhook set: ${reply.url}`,
-        `Secret (shown once — store it now): ${reply.secret}`,
-        'Every alert is POSTed there as JSON. To verify one, compute the HMAC-SHA256 of the raw body keyed with this secret: the x-maxflash-signature header is "sha256=" and that hex. x-maxflash-delivery is the same on a retried delivery.',
-        'Lost the secret? Send /webhook with the URL again for a new one. /webhook off removes it.',
-      ].join('\n');
+      return [t(lang, 'webhook.set', { url: reply.url }), t(lang, 'webhook.secret', { secret: reply.secret }), t(lang, 'webhook.verify'), t(lang, 'webhook.lostSecret')].join('\n');
     case 'webhook_status': {
       const hook = reply.webhook;
-      if (!hook) return 'No webhook. With /webhook https://example.org/hook every alert is also POSTed there as signed JSON.';
-      const health = hook.lastError ? `Last error: ${hook.lastError}${hook.failures > 0 ? ` (${hook.failures} failed in a row)` : ''}` : 'No delivery errors.';
-      return [`Webhook: ${hook.url} (${hook.active ? 'active' : 'inactive'})`, health, 'The secret is shown only when the webhook is set. /webhook off removes it.'].join('\n');
+      if (!hook) return t(lang, 'webhook.none');
+      const health = hook.lastError
+        ? hook.failures > 0
+          ? t(lang, 'webhook.lastErrorFailures', { error: hook.lastError, count: hook.failures })
+          : t(lang, 'webhook.lastError', { error: hook.lastError })
+        : t(lang, 'webhook.noErrors');
+      return [t(lang, hook.active ? 'webhook.statusActive' : 'webhook.statusInactive', { url: hook.url }), health, t(lang, 'webhook.secretNote')].join('\n');
     }
     case 'webhook_removed':
-      return reply.removed ? 'Webhook removed; alerts go to this chat only.' : 'This chat has no webhook.';
+      return t(lang, reply.removed ? 'webhook.removed' : 'webhook.noneToRemove');
   }
 }
 
@@ -117,75 +127,103 @@ export function localTime(at: number, timeZone: string): string {
   return `${get('year')}-${get('month')}-${get('day')} ${get('hour')}:${get('minute')}`;
 }
 
-function adminsOnly(subject: ManagedSubject): string {
-  return `Only this group's admins can change its ${subject}.`;
+const LEVEL_KEY = { '>': 'cond.above', '>=': 'cond.atOrAbove', '<': 'cond.below', '<=': 'cond.atOrBelow' } as const satisfies Record<string, MessageKey>;
+const MOVE_KEY = {
+  move: { up: 'cond.upFromCreation', down: 'cond.downFromCreation', any: 'cond.movesFromCreation' },
+  window_move: { up: 'cond.upWithin', down: 'cond.downWithin', any: 'cond.movesWithin' },
+} as const;
+
+/** A rule's condition as users read it: "SOL/USDT above 200", "ETH/USDT: рост на 3% за 1 ч". */
+export function describeConditionIn(lang: Lang, c: RuleCondition, pair: string): string {
+  switch (c.kind) {
+    case 'level':
+      return t(lang, LEVEL_KEY[c.op], { pair, price: groupDigits(c.price) });
+    case 'crosses':
+      return t(lang, 'cond.crosses', { pair, price: groupDigits(c.price) });
+    case 'move':
+      return t(lang, MOVE_KEY.move[c.direction], { pair, pct: c.percent });
+    case 'window_move':
+      return t(lang, MOVE_KEY.window_move[c.direction], { pair, pct: c.percent, window: formatDurationIn(lang, c.windowSec) });
+  }
+}
+
+function deletedOne(lang: Lang, rule: RuleView): string {
+  return t(lang, 'alerts.deletedOne', { id: rule.id, condition: describeConditionIn(lang, rule.condition, rule.pair) });
 }
 
 /** The short notice a button press answers with (a Telegram toast holds 200 characters); undefined for none. */
-export function renderButtonOutcome(o: ButtonOutcome): string | undefined {
+export function renderButtonOutcome(o: ButtonOutcome, lang: Lang): string | undefined {
   switch (o.kind) {
     case 'deleted':
-      return `Deleted alert #${o.rule.id}: ${o.rule.condition}.`;
+      return deletedOne(lang, o.rule);
     case 'rearmed':
-      return `Alert #${o.ruleId} is on again.${o.holdsNow ? ' Its condition holds already, so it fires with the next price.' : ''}`;
+      return t(lang, o.holdsNow ? 'button.rearmedHolds' : 'button.rearmed', { id: o.ruleId });
     case 'already_on':
-      return `Alert #${o.ruleId} is on already.`;
+      return t(lang, 'button.alreadyOn', { id: o.ruleId });
     case 'snoozed':
-      return `Alert #${o.ruleId} is snoozed until ${clockTime(o.until.getTime(), o.now)}.`;
+      return t(lang, 'button.snoozed', { id: o.ruleId, time: clockTime(o.until.getTime(), o.now) });
     case 'gone':
-      return 'This alert no longer exists.';
+      return t(lang, 'button.gone');
     case 'admins_only':
-      return adminsOnly(o.subject);
+      return t(lang, `admins.${o.subject}`);
     case 'error':
-      return o.message;
+      return render(lang, o.text);
     case 'unknown':
       return undefined;
   }
 }
 
-const ALERT_SOURCE_NOTE: Partial<Record<PriceTick['source'], string>> = {
-  poll: ' (price from REST polling while the stream was down)',
-  gapfill: ' (reached while the stream was down; found when it came back)',
-};
+/** Said after the price when it did not come from the live stream. */
+function sourceNote(lang: Lang, source: PriceTick['source']): string {
+  if (source === 'poll') return t(lang, 'notify.sourcePoll');
+  if (source === 'gapfill') return t(lang, 'notify.sourceGapfill');
+  return '';
+}
 
-/** The message a fired alert sends. Times are UTC until chats can set a timezone. */
-export function renderAlertMessage(p: AlertPayload, timeZone?: string | null): string {
-  const quote = p.pair.split('/')[1] ?? '';
+/**
+ * The message a fired alert sends, in the chat's language. `condition` is the rule's own (the payload's
+ * `condition` is its English wording, kept for webhooks).
+ */
+export function renderAlertMessage(lang: Lang, p: AlertPayload, condition: RuleCondition, timeZone?: string | null): string {
   const when = new Date(p.at).toISOString().replace('T', ' ').slice(0, 19);
   const local = timeZone ? ` (${localTime(p.at, timeZone)} ${timeZone})` : '';
   const lines = [
-    `🔔 ${p.condition}`,
-    `${p.pair} is ${formatPrice(p.price)} ${quote} on ${p.exchange}${ALERT_SOURCE_NOTE[p.source] ?? ''}`,
-    `${when} UTC${local} · alert #${p.ruleId}${p.final ? '' : ' (repeating)'}`,
+    `🔔 ${describeConditionIn(lang, condition, p.pair)}`,
+    t(lang, 'notify.price', { pair: p.pair, price: formatPrice(p.price), quote: quoteOf(p.pair), exchange: p.exchange, sourceNote: sourceNote(lang, p.source) }),
+    t(lang, p.final ? 'notify.footer' : 'notify.footerRepeating', { when, local, id: p.ruleId }),
   ];
-  if (p.note) lines.push(`Note: ${p.note}`);
+  if (p.note) lines.push(t(lang, 'notify.note', { note: p.note }));
   return lines.join('\n');
 }
 
-function ruleLine(r: RuleView): string {
-  const parts = [`#${r.id} ${r.condition}`, `on ${r.exchange}`];
-  if (r.repeatEverySec !== undefined) parts.push(`every ${formatDuration(r.repeatEverySec)}`);
-  if (r.expiresAt) parts.push(`until ${r.expiresAt.toISOString().slice(0, 16).replace('T', ' ')} UTC`);
-  if (r.paused) parts.push('paused');
+function ruleLine(lang: Lang, r: RuleView): string {
+  const parts = [`#${r.id} ${describeConditionIn(lang, r.condition, r.pair)}`, t(lang, 'alerts.lineOn', { exchange: r.exchange })];
+  if (r.repeatEverySec !== undefined) parts.push(t(lang, 'alerts.lineEvery', { duration: formatDurationIn(lang, r.repeatEverySec) }));
+  if (r.expiresAt) parts.push(t(lang, 'alerts.lineUntil', { date: r.expiresAt.toISOString().slice(0, 16).replace('T', ' ') }));
+  if (r.paused) parts.push(t(lang, 'alerts.linePaused'));
   return parts.join(' · ') + (r.note ? ` — ${r.note}` : '');
 }
 
 /** Where the price stands against a level rule, as users read it: "6.78% below the level". */
-function distance(spec: RuleSpec, price: number): string | undefined {
+function distance(lang: Lang, spec: RuleSpec, price: number): string | undefined {
   const c = spec.condition;
   if (c.kind !== 'level' && c.kind !== 'crosses') return undefined;
   const level = Number(c.price);
-  if (price === level) return 'exactly at the level';
-  const pct = (Math.abs(level - price) / price) * 100;
-  return `${pct.toFixed(pct < 0.1 ? 3 : 2)}% ${price < level ? 'below' : 'above'} the level`;
+  if (price === level) return t(lang, 'alert.atLevel');
+  const diff = (Math.abs(level - price) / price) * 100;
+  const pct = diff.toFixed(diff < 0.1 ? 3 : 2);
+  return t(lang, price < level ? 'alert.belowLevel' : 'alert.aboveLevel', { pct });
 }
 
-function renderCreated(rule: RuleView, spec: RuleSpec, tick: PriceTick, holdsNow: boolean): string {
-  const quote = tick.pair.split('/')[1] ?? '';
-  const away = distance(spec, tick.last);
-  const lines = [`✅ Alert #${rule.id}: ${rule.condition} (${rule.exchange})`, `Now ${formatPrice(tick.last)} ${quote}${away ? `, ${away}` : ''}.`];
-  if (holdsNow) lines.push('The condition already holds, so it fires with the next price.');
-  lines.push(rule.repeatEverySec !== undefined ? `Repeats at most every ${formatDuration(rule.repeatEverySec)}, after the price moves back.` : 'Fires once. /alerts lists it, /delete ' + rule.id + ' removes it.');
+function renderCreated(lang: Lang, rule: RuleView, spec: RuleSpec, tick: PriceTick, holdsNow: boolean): string {
+  const away = distance(lang, spec, tick.last);
+  const now = { price: formatPrice(tick.last), quote: quoteOf(tick.pair) };
+  const lines = [
+    t(lang, 'alert.created', { id: rule.id, condition: describeConditionIn(lang, rule.condition, rule.pair), exchange: rule.exchange }),
+    away ? t(lang, 'alert.createdNowAway', { ...now, distance: away }) : t(lang, 'alert.createdNow', now),
+  ];
+  if (holdsNow) lines.push(t(lang, 'alert.holdsNow'));
+  lines.push(rule.repeatEverySec !== undefined ? t(lang, 'alert.repeats', { duration: formatDurationIn(lang, rule.repeatEverySec) }) : t(lang, 'alert.once', { id: rule.id }));
   return lines.join('\n');
 }
 
@@ -197,53 +235,59 @@ function clockTime(ms: number, at: number): string {
 }
 
 /** The message a watch sends: "📈 BTC/USDT +3.12% to 101,234.50 USDT on binance (from 98,170.00 since 14:02 UTC)". */
-export function renderWatchMessage(m: WatchMove): string {
-  const quote = m.pair.split('/')[1] ?? '';
+export function renderWatchMessage(lang: Lang, m: WatchMove): string {
   const pct = ((m.price - m.from) / m.from) * 100;
-  const icon = m.price >= m.from ? '📈' : '📉';
-  const since = `from ${formatPrice(m.from)} since ${clockTime(m.since, m.at)}`;
-  return `${icon} ${m.pair} ${formatPercent(pct)} to ${formatPrice(m.price)} ${quote} on ${m.exchange} (${since})${ALERT_SOURCE_NOTE[m.source] ?? ''}`;
+  return t(lang, 'watch.message', {
+    icon: m.price >= m.from ? '📈' : '📉',
+    pair: m.pair,
+    pct: formatPercent(pct),
+    price: formatPrice(m.price),
+    quote: quoteOf(m.pair),
+    exchange: m.exchange,
+    from: formatPrice(m.from),
+    time: clockTime(m.since, m.at),
+    sourceNote: sourceNote(lang, m.source),
+  });
 }
 
-function renderWatchAdded(r: Extract<Reply, { kind: 'watch_added' }>): string {
+function renderWatchAdded(lang: Lang, r: Extract<Reply, { kind: 'watch_added' }>): string {
   const { watch: w, tick } = r;
-  const quote = w.pair.split('/')[1] ?? '';
-  const now = `Now ${formatPrice(tick.last)} ${quote}`;
+  const base = { pair: w.pair, exchange: w.exchange, pct: w.movePct };
+  const now = { price: formatPrice(tick.last), quote: quoteOf(w.pair) };
   if (!r.updated) {
-    return [
-      `👀 Watching ${w.pair} on ${w.exchange}: a message each time it moves ${w.movePct}% either way.`,
-      `${now}. ${r.count} of ${r.max} pairs watched; /watchlist shows them, /unwatch ${w.pair} stops this one.`,
-    ].join('\n');
+    return [t(lang, 'watch.added', base), t(lang, 'watch.addedCount', { ...now, count: r.count, max: r.max, pair: w.pair })].join('\n');
   }
   if (r.previousPct === undefined || r.previousPct === w.movePct) {
-    return [`${w.pair} on ${w.exchange} is already on the watchlist at ${w.movePct}%; nothing changed.`, `${now}. /unwatch ${w.pair} stops it.`].join('\n');
+    return [t(lang, 'watch.unchanged', base), t(lang, 'watch.unchangedNow', { ...now, pair: w.pair })].join('\n');
   }
-  const from = w.referencePrice === undefined ? '' : ` Moves still count from ${formatPrice(w.referencePrice)} ${quote} (since ${clockTime(w.since.getTime(), tick.exchangeTs)}).`;
-  return [`✏️ ${w.pair} on ${w.exchange} was already on the watchlist: threshold changed from ${r.previousPct}% to ${w.movePct}%.`, `${now}.${from}`].join('\n');
+  const second =
+    w.referencePrice === undefined
+      ? t(lang, 'watch.changedNow', now)
+      : t(lang, 'watch.changedNowFrom', { ...now, reference: formatPrice(w.referencePrice), time: clockTime(w.since.getTime(), tick.exchangeTs) });
+  return [t(lang, 'watch.changed', { ...base, from: r.previousPct }), second].join('\n');
 }
 
-const WATCH_SOURCE: Record<PriceTick['source'], string> = { stream: 'live stream', poll: 'polling', gapfill: 'gap-fill', rest: 'REST snapshot' };
+const WATCH_SOURCE_KEY = {
+  stream: 'watchlist.sourceStream',
+  poll: 'watchlist.sourcePoll',
+  gapfill: 'watchlist.sourceGapfill',
+  rest: 'watchlist.sourceRest',
+} as const satisfies Record<PriceTick['source'], MessageKey>;
 
-function watchLine(e: WatchEntry, now: number): string {
+function watchLine(lang: Lang, e: WatchEntry, now: number): string {
   const w = e.watch;
-  const head = `${w.pair} on ${w.exchange}:`;
+  const head = t(lang, 'watchlist.head', { pair: w.pair, exchange: w.exchange });
   const threshold = `±${w.movePct}%`;
-  if (!e.tick) return `${head} no price right now · ${threshold}`;
-  const t = e.tick;
-  const quote = w.pair.split('/')[1] ?? '';
-  const change = t.changePct24h === undefined ? '' : ` ${t.changePct24h >= 0 ? '▲' : '▼'} ${formatPercent(t.changePct24h)} 24h`;
-  const source = e.fromRest ? WATCH_SOURCE.rest : WATCH_SOURCE[t.source];
+  if (!e.tick) return `${head} ${t(lang, 'watchlist.noPrice')} · ${threshold}`;
+  const tick = e.tick;
+  const change = change24h(lang, tick.changePct24h);
+  const source = t(lang, e.fromRest ? WATCH_SOURCE_KEY.rest : WATCH_SOURCE_KEY[tick.source]);
   // a cached price from a stream that has since gone quiet must not pass for a live one
-  const age = now - t.exchangeTs > 60_000 ? ` (${formatAge(now - t.exchangeTs)})` : '';
-  return `${head} ${formatPrice(t.last)} ${quote}${change} · ${source}${age} · ${threshold}`;
+  const age = now - tick.exchangeTs > 60_000 ? ` (${formatAge(lang, now - tick.exchangeTs)})` : '';
+  return `${head} ${formatPrice(tick.last)} ${quoteOf(w.pair)}${change ? ` ${change}` : ''} · ${source}${age} · ${threshold}`;
 }
 
-function renderWatchlist(entries: readonly WatchEntry[], max: number, now: number): string {
-  if (entries.length === 0) return "Nothing on this chat's watchlist yet. Try /watch BTC/USDT for a message after every 3% move.";
-  return [
-    `Watchlist (${entries.length} of ${max}); a message after each move of ± the threshold:`,
-    ...entries.map((e) => watchLine(e, now)),
-    '',
-    'Change a threshold with /watch <pair> <percent>, remove one with /unwatch <pair>.',
-  ].join('\n');
+function renderWatchlist(lang: Lang, entries: readonly WatchEntry[], max: number, now: number): string {
+  if (entries.length === 0) return t(lang, 'watchlist.empty');
+  return [t(lang, 'watchlist.header', { count: entries.length, max }), ...entries.map((e) => watchLine(lang, e, now)), '', t(lang, 'watchlist.footer')].join('\n');
 }

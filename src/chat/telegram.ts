@@ -4,11 +4,11 @@ import { autoRetry } from '@grammyjs/auto-retry';
 import { Bot, GrammyError, HttpError, webhookCallback, type Context } from 'grammy';
 import type { ChatMember, InlineKeyboardMarkup } from 'grammy/types';
 import { ConfigError, describeError, UserInputError } from '../errors.js';
-import { msg } from '../i18n/index.js';
+import { LANGUAGES, msg, render, type Lang } from '../i18n/index.js';
 import { sleep, TimeoutError, withTimeout } from '../lib/abort.js';
 import { nextDelay } from '../lib/backoff.js';
 import { redactSecrets, type Logger } from '../log.js';
-import { commandList, dispatchCommand, parseCommandLine, type CommandServices } from './commands/index.js';
+import { commandList, dispatchCommand, parseCommandLine, replyLanguage, type CommandServices } from './commands/index.js';
 import { pressButton, replyButtons } from './commands/buttons.js';
 import type { ChatRef, Reply } from './commands/types.js';
 import { renderButtonOutcome, renderReply } from './format.js';
@@ -124,10 +124,20 @@ function describeTelegramError(err: unknown): string {
   return redactSecrets(describeError(err));
 }
 
+/** The command menu in one language (Telegram: 1–32 of [a-z0-9_] per name, a description of at most 256 characters). */
+export function commandMenu(lang: Lang): Array<{ command: string; description: string }> {
+  return commandList()
+    .filter((c) => /^[a-z0-9_]{1,32}$/.test(c.name))
+    .map((c) => ({ command: c.name, description: (render(lang, { key: c.summary }).split('\n')[0] ?? c.name).slice(0, 256) }));
+}
+
 function toChatRef(chat: Message['chat'], from: Message['from'] | CallbackQuery['from']): ChatRef {
   const kind = chat.type === 'private' ? 'private' : chat.type === 'channel' ? 'channel' : 'group';
   const title = chat.title ?? ([chat.first_name, chat.last_name].filter(Boolean).join(' ') || chat.username);
-  return { platform: 'telegram', chatId: String(chat.id), kind, ...(from ? { userId: String(from.id) } : {}), ...(title ? { title } : {}) };
+  return {
+    platform: 'telegram', chatId: String(chat.id), kind, ...(from ? { userId: String(from.id) } : {}), ...(title ? { title } : {}),
+    ...(from?.language_code ? { userLanguage: from.language_code } : {}),
+  };
 }
 
 /** Compares digests so neither the length nor the first differing byte of the secret leaks through timing. */
@@ -308,15 +318,19 @@ export class TelegramFront implements ChatFront {
     });
   }
 
-  /** The menu Telegram shows after "/"; cosmetic, so a failure is logged and start goes on. */
+  /**
+   * The menu Telegram shows after "/": the English one for everyone, and one per other language for users
+   * whose client speaks it. Cosmetic, so a failure is logged and start goes on.
+   */
   private async publishCommands(signal: AbortSignal): Promise<void> {
-    const commands = commandList()
-      .filter((c) => /^[a-z0-9_]{1,32}$/.test(c.name))
-      .map((c) => ({ command: c.name, description: (c.summary.split('\n')[0] ?? c.name).slice(0, 256) }));
-    try {
-      await this.bot.api.setMyCommands(commands, {}, forGrammy(signal));
-    } catch (err) {
-      if (!signal.aborted) this.warnFailed('setMyCommands', err);
+    for (const lang of LANGUAGES) {
+      const commands = commandMenu(lang);
+      try {
+        await this.bot.api.setMyCommands(commands, lang === 'en' ? {} : { language_code: lang }, forGrammy(signal));
+      } catch (err) {
+        if (signal.aborted) return;
+        this.warnFailed(`setMyCommands (${lang})`, err);
+      }
     }
   }
 
@@ -380,13 +394,15 @@ export class TelegramFront implements ChatFront {
   private async onMessage(ctx: Context, msg: Message): Promise<void> {
     const chat = toChatRef(msg.chat, msg.from);
     const reply = await this.replyTo(msg, chat, ctx.me.username);
-    const text = reply && renderReply(reply);
+    if (!reply) return;
+    const lang = await replyLanguage(chat, this.opts.services, reply);
+    const text = renderReply(reply, lang);
     if (!text) return;
     try {
       await this.waitForReplySlot(chat);
       await ctx.api.sendMessage(msg.chat.id, text, {
         link_preview_options: { is_disabled: true },
-        ...inlineKeyboard(replyButtons(reply)),
+        ...inlineKeyboard(replyButtons(reply, lang)),
         // in a forum the answer belongs in the topic the question was asked in
         ...(msg.is_topic_message && msg.message_thread_id !== undefined ? { message_thread_id: msg.message_thread_id } : {}),
         // in a busy group, quoting the question shows whom the answer is for
@@ -423,12 +439,14 @@ export class TelegramFront implements ChatFront {
     const message = query.message;
     let redraw: Reply | undefined;
     let toast: string | undefined;
+    let lang: Lang = 'en';
     try {
       // a button on an inline-mode message has no chat to act on; this bot sends none, so it is not ours
       if (query.data !== undefined && message) {
         const chat = toChatRef(message.chat, query.from);
         const outcome = await pressButton(query.data, chat, { services: this.opts.services, log: this.log, canManage: () => this.isAdmin(message.chat.id, query.from.id) });
-        toast = renderButtonOutcome(outcome)?.slice(0, TOAST_CHARS);
+        lang = await replyLanguage(chat, this.opts.services);
+        toast = renderButtonOutcome(outcome, lang)?.slice(0, TOAST_CHARS);
         if (outcome.kind === 'deleted' && outcome.list) redraw = outcome.list;
       }
     } finally {
@@ -437,7 +455,7 @@ export class TelegramFront implements ChatFront {
     if (!redraw || !message) return;
     try {
       // an empty keyboard removes the buttons once the last alert is gone
-      await ctx.api.editMessageText(message.chat.id, message.message_id, renderReply(redraw) ?? '', { reply_markup: toKeyboard(replyButtons(redraw)) });
+      await ctx.api.editMessageText(message.chat.id, message.message_id, renderReply(redraw, lang) ?? '', { reply_markup: toKeyboard(replyButtons(redraw, lang)) });
     } catch (err) {
       this.warnFailed('editMessageText (alert list)', err, String(message.chat.id));
     }

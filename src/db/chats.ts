@@ -8,6 +8,8 @@ export interface ChatRefInput {
   kind: ChatKind;
   /** left unchanged when omitted: not every update a platform sends carries the title */
   title?: string;
+  /** a private chat's user's client language (Telegram language_code); left unchanged when omitted */
+  userLanguage?: string;
 }
 
 /**
@@ -16,11 +18,11 @@ export interface ChatRefInput {
  * so two concurrent first messages from the same chat cannot collide on the unique key.
  */
 export function upsertChat(db: Db, chat: ChatRefInput): Promise<Chat> {
-  const { platform, externalId, kind, title } = chat;
+  const { platform, externalId, kind, title, userLanguage } = chat;
   return db.chat.upsert({
     where: { platform_externalId: { platform, externalId } },
-    create: { platform, externalId, kind, title: title ?? null },
-    update: { kind, active: true, ...(title !== undefined ? { title } : {}) },
+    create: { platform, externalId, kind, title: title ?? null, userLanguage: userLanguage ?? null },
+    update: { kind, active: true, ...(title !== undefined ? { title } : {}), ...(userLanguage !== undefined ? { userLanguage } : {}) },
   });
 }
 

@@ -9,7 +9,7 @@ export const AlertPayload = z.object({
   ruleId: z.number().int(),
   exchange: z.string(),
   pair: z.string(),
-  /** human text of the condition, e.g. "SOL/USDT above 200" */
+  /** English text of the condition, e.g. "SOL/USDT above 200" (webhook receivers read it; chats get their own wording) */
   condition: z.string(),
   price: z.number(),
   /** tick time, ms since epoch */
@@ -17,6 +17,8 @@ export const AlertPayload = z.object({
   source: z.enum(['stream', 'poll', 'gapfill', 'rest']),
   note: z.string().optional(),
   final: z.boolean(),
+  /** the language the text was worded in, so buttons added at sending match it; absent on older rows → en */
+  language: z.enum(['en', 'ru']).optional(),
 });
 export type AlertPayload = z.infer<typeof AlertPayload>;
 

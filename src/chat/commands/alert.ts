@@ -1,7 +1,7 @@
 import type { AlertRule } from '../../generated/prisma/client.js';
 import { UserInputError } from '../../errors.js';
 import { msg } from '../../i18n/index.js';
-import { ALERT_ALIASES, describeCondition, parseAlert } from '../../alerts/grammar.js';
+import { ALERT_ALIASES, parseAlert } from '../../alerts/grammar.js';
 import { columnsToCondition } from '../../alerts/store.js';
 import type { Command, CommandServices, RuleView } from './types.js';
 import { alertsReady } from './options.js';
@@ -12,7 +12,8 @@ export function toRuleView(rule: AlertRule): RuleView {
   return {
     id: rule.id,
     exchange: rule.exchange,
-    condition: describeCondition(columnsToCondition(rule), rule.pair),
+    pair: rule.pair,
+    condition: columnsToCondition(rule),
     ...(rule.repeat === 'every' && rule.cooldownSec !== null ? { repeatEverySec: rule.cooldownSec } : {}),
     ...(rule.expiresAt ? { expiresAt: rule.expiresAt } : {}),
     ...(rule.note ? { note: rule.note } : {}),
@@ -24,8 +25,8 @@ export const alert: Command = {
   name: 'alert',
   aliases: ALERT_ALIASES,
   mutates: 'alerts',
-  usage: '/alert <pair> <condition> [every 30m] [for 7d] [on <exchange>] [-- note]',
-  summary: 'tell me when a price condition is met',
+  usage: 'cmd.alert.usage',
+  summary: 'cmd.alert.summary',
   examples: ['/alert SOL/USDT > 200', '/alert BTC crosses 100k every 1h', '/alert ETH/USDT -5%', '/alert ETH 3% in 1h -- volatility'],
   async run({ chat, args, services }) {
     const spec = parseAlert(args, { defaultQuote: services.config.defaultQuote, exchanges: services.config.exchanges, now: new Date(services.now()) });
@@ -38,8 +39,8 @@ export const alert: Command = {
 export const alerts: Command = {
   name: 'alerts',
   aliases: ['list', 'myalerts'],
-  usage: '/alerts',
-  summary: "this chat's alerts with their ids",
+  usage: 'cmd.alerts.usage',
+  summary: 'cmd.alerts.summary',
   examples: ['/alerts'],
   async run({ chat, services }) {
     const rules = await alertsOf(services).list(chat);
@@ -51,8 +52,8 @@ export const del: Command = {
   name: 'delete',
   aliases: ['del', 'remove', 'rm'],
   mutates: 'alerts',
-  usage: '/delete <id> | all',
-  summary: 'delete an alert by its id (see /alerts), or all of them',
+  usage: 'cmd.delete.usage',
+  summary: 'cmd.delete.summary',
   examples: ['/delete 12', '/delete all'],
   async run({ chat, args, services }) {
     const arg = args.trim().replace(/^#/, '').toLowerCase();

@@ -2,6 +2,8 @@ import { FeedError, UserInputError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { AlertPayload } from '../../delivery/notification.js';
 import type { ButtonRows } from '../front.js';
+import { describeConditionIn } from '../format.js';
+import { msg, t, type Lang } from '../../i18n/index.js';
 import { toRuleView } from './alert.js';
 import { mayManage, type DispatchOptions } from './index.js';
 import type { ButtonOutcome, ChatRef, CommandServices, Reply } from './types.js';
@@ -59,17 +61,19 @@ export function parseButtonData(data: string): ButtonAction | null {
  * Under a fired alert. A one-shot rule is off once it fired, so its message offers to bring it back, now
  * or in an hour; a repeating one is still on, so its message offers quiet for an hour, or to delete it.
  */
-export function alertButtons(p: Pick<AlertPayload, 'ruleId' | 'final'>): ButtonRows {
-  const snooze = { label: '⏰ Snooze 1h', data: buttonData({ kind: 'snooze', ruleId: p.ruleId, seconds: SNOOZE_SECONDS }) };
-  if (p.final) return [[{ label: '🔁 Re-arm', data: buttonData({ kind: 'rearm', ruleId: p.ruleId }) }, snooze]];
-  return [[snooze, { label: '❌ Delete', data: buttonData({ kind: 'delete', ruleId: p.ruleId, fromList: false }) }]];
+export function alertButtons(p: Pick<AlertPayload, 'ruleId' | 'final' | 'language'>): ButtonRows {
+  // the payload says which language its text was worded in; rows written before languages existed are English
+  const lang = p.language ?? 'en';
+  const snooze = { label: t(lang, 'button.snooze'), data: buttonData({ kind: 'snooze', ruleId: p.ruleId, seconds: SNOOZE_SECONDS }) };
+  if (p.final) return [[{ label: t(lang, 'button.rearm'), data: buttonData({ kind: 'rearm', ruleId: p.ruleId }) }, snooze]];
+  return [[snooze, { label: t(lang, 'button.delete'), data: buttonData({ kind: 'delete', ruleId: p.ruleId, fromList: false }) }]];
 }
 
 /** The buttons a command reply carries, if any: /alerts gets a ❌ per rule. */
-export function replyButtons(reply: Reply): ButtonRows | undefined {
+export function replyButtons(reply: Reply, lang: Lang): ButtonRows | undefined {
   if (reply.kind !== 'alert_list' || reply.rules.length === 0) return undefined;
   return reply.rules.slice(0, MAX_LIST_BUTTONS).map((r) => {
-    const label = `❌ #${r.id} ${r.condition}`;
+    const label = `❌ #${r.id} ${describeConditionIn(lang, r.condition, r.pair)}`;
     return [{ label: label.length > LABEL_CHARS ? `${label.slice(0, LABEL_CHARS - 1)}…` : label, data: buttonData({ kind: 'delete', ruleId: r.id, fromList: true }) }];
   });
 }
@@ -89,16 +93,16 @@ export async function pressButton(data: string, chat: ChatRef, opts: PressOption
     if (!(await mayManage(chat, opts.canManage))) return { kind: 'admins_only', subject: 'alerts' };
     return await perform(action, chat, opts.services);
   } catch (err) {
-    if (err instanceof UserInputError) return { kind: 'error', message: err.message };
-    if (err instanceof FeedError) return { kind: 'error', message: `Can't reach ${err.exchange} right now. Try again in a minute.` };
+    if (err instanceof UserInputError) return { kind: 'error', text: err.text };
+    if (err instanceof FeedError) return { kind: 'error', text: msg('button.exchangeDown', { exchange: err.exchange }) };
     opts.log.error({ err, button: action.kind, platform: chat.platform }, 'button press failed');
-    return { kind: 'error', message: 'Something went wrong on our side. It has been logged; please try again.' };
+    return { kind: 'error', text: msg('button.internal') };
   }
 }
 
 async function perform(action: ButtonAction, chat: ChatRef, services: CommandServices): Promise<ButtonOutcome> {
   const alerts = services.alerts;
-  if (!alerts) return { kind: 'error', message: 'Alerts are still starting up. Try again in a few seconds.' };
+  if (!alerts) return { kind: 'error', text: msg('starting.buttons') };
   switch (action.kind) {
     case 'delete': {
       const [gone] = await alerts.delete(chat, action.ruleId);

@@ -5,8 +5,8 @@ export function makeHelp(list: () => readonly CommandInfo[]): Command {
   return {
     name: 'help',
     aliases: ['start', 'commands'],
-    usage: '/help [command]',
-    summary: 'what this bot can do, or how to use one command',
+    usage: 'cmd.help.usage',
+    summary: 'cmd.help.summary',
     examples: ['/help', '/help price'],
     async run({ args }) {
       const wanted = args.trim().replace(/^\//, '').toLowerCase();

@@ -8,6 +8,8 @@ import { alert, alerts, del } from './alert.js';
 import { unwatch, watch, watchlist } from './watch.js';
 import { timezone } from './timezone.js';
 import { webhook } from './webhook.js';
+import { language } from './language.js';
+import { msg, resolveLanguage, type Lang } from '../../i18n/index.js';
 import type { ChatRef, Command, CommandInfo, CommandServices, Reply } from './types.js';
 
 export type { ButtonOutcome, ChatRef, Command, CommandServices, Reply } from './types.js';
@@ -17,7 +19,7 @@ const MAX_INPUT = 1_000;
 
 const commands: Command[] = [];
 const help = makeHelp(() => commands.map(toInfo));
-commands.push(price, alert, alerts, del, watch, unwatch, watchlist, timezone, webhook, help);
+commands.push(price, alert, alerts, del, watch, unwatch, watchlist, timezone, webhook, language, help);
 
 const byName = new Map<string, Command>();
 for (const c of commands) for (const n of [c.name, ...(c.aliases ?? [])]) byName.set(n, c);
@@ -74,7 +76,7 @@ export async function mayManage(chat: ChatRef, canManage: DispatchOptions['canMa
  * anything unexpected is logged and answered with an apology.
  */
 export async function dispatchCommand(text: string, chat: ChatRef, opts: DispatchOptions): Promise<Reply | null> {
-  if (text.length > MAX_INPUT) return { kind: 'error', message: `That message is too long (${text.length} characters).`, example: '/help' };
+  if (text.length > MAX_INPUT) return { kind: 'error', text: msg('reply.tooLong', { count: text.length }), example: '/help' };
   const parsed = parseCommandLine(text);
   if (!parsed) return { kind: 'not_a_command' };
   if (parsed.mention && opts.botUsername && parsed.mention.toLowerCase() !== opts.botUsername.toLowerCase()) return null;
@@ -88,15 +90,37 @@ export async function dispatchCommand(text: string, chat: ChatRef, opts: Dispatc
     if (command.mutates && !(await mayManage(chat, opts.canManage))) return { kind: 'admins_only', subject: command.mutates };
     return await command.run({ chat, args: parsed.args, services: opts.services });
   } catch (err) {
-    if (err instanceof UserInputError) return { kind: 'error', message: err.message, ...(err.example ? { example: err.example } : {}) };
+    if (err instanceof UserInputError) return { kind: 'error', text: err.text, ...(err.example ? { example: err.example } : {}) };
     if (err instanceof FeedError) {
       opts.log.warn({ err: err.message, exchange: err.exchange, command: parsed.name }, 'command could not reach the exchange');
-      return { kind: 'error', message: `Can't reach ${err.exchange} right now; prices will be back as soon as it is. Try again in a minute.` };
+      return { kind: 'error', text: msg('reply.exchangeDown', { exchange: err.exchange }) };
     }
     opts.log.error({ err, command: parsed.name, platform: chat.platform }, 'command failed');
-    return { kind: 'error', message: 'Something went wrong on our side answering that. It has been logged; please try again.' };
+    return { kind: 'error', text: msg('reply.internal') };
   }
 }
+
+/**
+ * The language to answer a chat in (see resolveLanguage). A /language reply speaks the language it
+ * reports, so a change is confirmed in the new language. Asked after the command ran; a database that
+ * is not up yet or does not answer in time leaves the platform's hint, never a failed reply.
+ */
+export async function replyLanguage(chat: ChatRef, services: CommandServices, reply?: Reply | null): Promise<Lang> {
+  if (reply?.kind === 'language') return reply.language;
+  let stored: string | null = null;
+  const asked = services.alerts?.language?.(chat);
+  if (asked) {
+    try {
+      stored = await withTimeout(asked, LANGUAGE_WAIT_MS, 'reading the chat language');
+    } catch {
+      asked.catch(() => undefined); // a late failure has nobody to tell; the reply went out in the hinted language
+    }
+  }
+  return resolveLanguage(stored, chat.kind, chat.userLanguage);
+}
+
+/** Longer than a healthy read by far; a reply in the hinted language beats a reply that waits on a sick database. */
+const LANGUAGE_WAIT_MS = 1_000;
 
 function closestCommand(name: string): string | undefined {
   let best: { name: string; d: number } | undefined;

@@ -9,8 +9,8 @@ const INTEREST_MS = 10 * 60_000;
 
 export const price: Command = {
   name: 'price',
-  usage: '/price <pair> [on <exchange>]',
-  summary: 'latest price, 24 h change and how fresh the quote is',
+  usage: 'cmd.price.usage',
+  summary: 'cmd.price.summary',
   examples: ['/price BTC/USDT', '/price eth', '/price SOL-USDT on bybit'],
   async run({ args, services }) {
     const { rest, exchange } = takeExchange(args, services.config.exchanges, '/price ETH/USDT');

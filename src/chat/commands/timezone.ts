@@ -32,8 +32,8 @@ function settingsOf(services: CommandServices) {
 export const timezone: Command = {
   name: 'timezone',
   aliases: ['tz'],
-  usage: '/timezone [<IANA name> | UTC]',
-  summary: 'show or set the timezone alert times are shown in (beside UTC)',
+  usage: 'cmd.timezone.usage',
+  summary: 'cmd.timezone.summary',
   examples: ['/timezone', EXAMPLE, '/timezone America/New_York', '/timezone UTC'],
   mutates: 'settings',
   async run({ chat, args, services }) {

@@ -2,13 +2,16 @@ import type { Config } from '../../config.js';
 import type { MarketHub } from '../../market/hub.js';
 import type { PriceTick } from '../../market/types.js';
 import type { AlertService } from '../../alerts/service.js';
-import type { RuleSpec } from '../../alerts/types.js';
+import type { RuleCondition, RuleSpec } from '../../alerts/types.js';
+import type { Lang, MessageKey, Text } from '../../i18n/index.js';
 
 /** A rule as listed to users: what the store row says, without the database types. */
 export interface RuleView {
   id: number;
   exchange: string;
-  condition: string;
+  pair: string;
+  /** worded per language when rendered (chat/format.ts describeConditionIn) */
+  condition: RuleCondition;
   repeatEverySec?: number;
   expiresAt?: Date;
   note?: string;
@@ -52,13 +55,15 @@ export interface ChatRef {
   kind: 'private' | 'group' | 'channel';
   userId?: string;
   title?: string;
+  /** the sender's client language as the platform reports it (Telegram: language_code, e.g. "ru", "en-GB") */
+  userLanguage?: string;
 }
 
 /** What a command answers: data, rendered to text per platform by chat/format.ts. */
 export type Reply =
   | { kind: 'price'; tick: PriceTick; fromRest: boolean; now: number }
   | { kind: 'help'; commands: readonly CommandInfo[]; topic?: CommandInfo }
-  | { kind: 'error'; message: string; example?: string }
+  | { kind: 'error'; text: Text; example?: string }
   | { kind: 'unknown_command'; name: string; suggestion?: string }
   | { kind: 'not_a_command' }
   | { kind: 'alert_created'; rule: RuleView; spec: RuleSpec; tick: PriceTick; holdsNow: boolean; now: number }
@@ -70,6 +75,8 @@ export type Reply =
   /** a group member who is not an admin tried to change what the group is alerted about */
   | { kind: 'admins_only'; subject: ManagedSubject }
   | { kind: 'timezone'; timezone: string | null; changed: boolean; now: number }
+  /** the reply is rendered in the language it reports (the new one after a change) */
+  | { kind: 'language'; language: Lang; changed: boolean }
   /** the only time the secret is shown */
   | { kind: 'webhook_set'; url: string; secret: string }
   | { kind: 'webhook_status'; webhook: WebhookView | null }
@@ -97,7 +104,7 @@ export type ButtonOutcome =
   /** the rule was deleted (or never was this chat's): the button is stale */
   | { kind: 'gone' }
   | { kind: 'admins_only'; subject: ManagedSubject }
-  | { kind: 'error'; message: string }
+  | { kind: 'error'; text: Text }
   /** data this bot does not make, e.g. a button of an older version: acknowledged silently */
   | { kind: 'unknown' };
 
@@ -111,8 +118,10 @@ export interface WatchEntry {
 
 export interface CommandInfo {
   name: string;
-  usage: string;
-  summary: string;
+  /** catalogue keys: /help and the platforms' command menus show them in the reader's language */
+  usage: MessageKey;
+  summary: MessageKey;
+  /** commands as typed, the same in every language */
   examples: readonly string[];
 }
 
@@ -125,7 +134,7 @@ export interface CommandServices {
    * methods serve chat reachability and buttons; commands work without them.
    */
   alerts?: Pick<AlertService, 'create' | 'list' | 'delete' | 'watch' | 'unwatch' | 'watchlist' | 'maxWatchesPerChat'> &
-    Partial<Pick<AlertService, 'deactivateChat' | 'reactivateChat' | 'rearm' | 'snooze' | 'timezone' | 'setTimezone' | 'webhook' | 'setWebhook' | 'removeWebhook'>>;
+    Partial<Pick<AlertService, 'deactivateChat' | 'reactivateChat' | 'rearm' | 'snooze' | 'timezone' | 'setTimezone' | 'language' | 'setLanguage' | 'webhook' | 'setWebhook' | 'removeWebhook'>>;
   now: () => number;
 }
 

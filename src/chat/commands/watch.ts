@@ -85,8 +85,8 @@ export function toWatchView(w: Watch): WatchView {
 export const watch: Command = {
   name: 'watch',
   mutates: 'watchlist',
-  usage: '/watch <pair> [percent] [on <exchange>]',
-  summary: 'a message each time a pair moves the percent (default 3%) either way',
+  usage: 'cmd.watch.usage',
+  summary: 'cmd.watch.summary',
   examples: ['/watch BTC/USDT', '/watch ETH 5%', '/watch SOL/USDT 2.5% on okx'],
   async run({ chat, args, services }) {
     const parsed = parseWatchArgs(args, services.config, 'watch');
@@ -103,8 +103,8 @@ export const watch: Command = {
 export const unwatch: Command = {
   name: 'unwatch',
   mutates: 'watchlist',
-  usage: '/unwatch <pair> [on <exchange>]',
-  summary: 'remove a pair from the watchlist',
+  usage: 'cmd.unwatch.usage',
+  summary: 'cmd.unwatch.summary',
   examples: ['/unwatch BTC/USDT', '/unwatch SOL on okx'],
   async run({ chat, args, services }) {
     const { pair, exchange, exchangeGiven } = parseWatchArgs(args, services.config, 'unwatch');
@@ -117,8 +117,8 @@ export const unwatch: Command = {
 export const watchlist: Command = {
   name: 'watchlist',
   aliases: ['watches'],
-  usage: '/watchlist',
-  summary: 'live price, 24 h change and source of every watched pair',
+  usage: 'cmd.watchlist.usage',
+  summary: 'cmd.watchlist.summary',
   examples: ['/watchlist'],
   async run({ chat, services }) {
     const alerts = watchesOf(services);

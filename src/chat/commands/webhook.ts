@@ -49,8 +49,8 @@ function webhooksOf(services: CommandServices) {
 
 export const webhook: Command = {
   name: 'webhook',
-  usage: '/webhook [<https URL> | off]',
-  summary: 'also POST every alert of this chat to a URL, as signed JSON',
+  usage: 'cmd.webhook.usage',
+  summary: 'cmd.webhook.summary',
   examples: ['/webhook', EXAMPLE, '/webhook off'],
   mutates: 'settings',
   async run({ chat, args, services }) {
