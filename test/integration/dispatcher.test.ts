@@ -38,7 +38,7 @@ function busiestWindow(times: readonly number[], windowMs: number): number {
 }
 
 const alertText = (ruleId: number, price: number) =>
-  renderAlertMessage({ kind: 'alert', ruleId, exchange: 'binance', pair: 'SOL/USDT', condition: 'SOL/USDT above 200', price, at: T0, source: 'stream', final: true });
+  renderAlertMessage('en', { kind: 'alert', ruleId, exchange: 'binance', pair: 'SOL/USDT', condition: 'SOL/USDT above 200', price, at: T0, source: 'stream', final: true }, { kind: 'level', op: '>', price: '200' });
 
 describe('coalesce', () => {
   const rows = (...texts: string[]) => texts.map((text, i) => ({ id: i, text }));

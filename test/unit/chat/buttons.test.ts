@@ -11,6 +11,8 @@ import { loadConfig } from '../../../src/config.js';
 import { createLogger } from '../../../src/log.js';
 import { MarketHub } from '../../../src/market/hub.js';
 import { MemoryFeed } from '../../helpers/memory-feed.js';
+import { msg } from '../../../src/i18n/index.js';
+import type { RuleCondition } from '../../../src/alerts/types.js';
 
 const log = createLogger('silent');
 const NOW = Date.UTC(2026, 10, 25, 12, 0, 0);
@@ -40,19 +42,23 @@ describe('which buttons a message gets', () => {
   it('offers to bring a fired one-shot alert back, and quiet or deletion for a repeating one', () => {
     expect(alertButtons({ ruleId: 5, final: true })).toEqual([[{ label: '🔁 Re-arm', data: 'rearm:5' }, { label: '⏰ Snooze 1h', data: 'snooze:5:3600' }]]);
     expect(alertButtons({ ruleId: 5, final: false })).toEqual([[{ label: '⏰ Snooze 1h', data: 'snooze:5:3600' }, { label: '❌ Delete', data: 'del:5' }]]);
+    // labelled in the language the alert's text was worded in
+    expect(alertButtons({ ruleId: 5, final: true, language: 'ru' })).toEqual([[{ label: '🔁 Включить снова', data: 'rearm:5' }, { label: '⏰ Отложить на 1 ч', data: 'snooze:5:3600' }]]);
   });
 
-  const view = (id: number, condition = 'BTC/USDT above 100,000'): RuleView => ({ id, exchange: 'binance', condition, paused: false });
+  const view = (id: number, condition: RuleCondition = { kind: 'level', op: '>', price: '100000' }, pair = 'BTC/USDT'): RuleView => ({ id, exchange: 'binance', pair, condition, paused: false });
 
   it('gives /alerts one ❌ per rule, labels cut to fit, at most 50', () => {
-    expect(replyButtons({ kind: 'alert_list', rules: [view(1), view(2, 'ETH/USDT moves 5% within 1h, either way, measured from the low')], max: 100 })).toEqual([
+    const long = view(2, { kind: 'window_move', direction: 'any', percent: '12.3456', windowSec: 95_400 }, 'ETH/USDT');
+    expect(replyButtons({ kind: 'alert_list', rules: [view(1), long], max: 100 }, 'en')).toEqual([
       [{ label: '❌ #1 BTC/USDT above 100,000', data: 'del:1:list' }],
-      [{ label: '❌ #2 ETH/USDT moves 5% within 1h, eithe…', data: 'del:2:list' }],
+      [{ label: '❌ #2 ETH/USDT moves 12.3456% within 1d2…', data: 'del:2:list' }],
     ]);
+    expect(replyButtons({ kind: 'alert_list', rules: [view(1)], max: 100 }, 'ru')).toEqual([[{ label: '❌ #1 BTC/USDT выше 100,000', data: 'del:1:list' }]]);
     const many = Array.from({ length: 80 }, (_, i) => view(i + 1));
-    expect(replyButtons({ kind: 'alert_list', rules: many, max: 100 })).toHaveLength(50);
-    expect(replyButtons({ kind: 'alert_list', rules: [], max: 100 })).toBeUndefined();
-    expect(replyButtons({ kind: 'not_a_command' })).toBeUndefined();
+    expect(replyButtons({ kind: 'alert_list', rules: many, max: 100 }, 'en')).toHaveLength(50);
+    expect(replyButtons({ kind: 'alert_list', rules: [], max: 100 }, 'en')).toBeUndefined();
+    expect(replyButtons({ kind: 'not_a_command' }, 'en')).toBeUndefined();
   });
 });
 
@@ -76,7 +82,7 @@ describe('botCanPost', () => {
 
 describe('renderButtonOutcome', () => {
   it.each([
-    [{ kind: 'deleted', rule: { id: 3, exchange: 'binance', condition: 'SOL/USDT above 200', paused: false } }, 'Deleted alert #3: SOL/USDT above 200.'],
+    [{ kind: 'deleted', rule: { id: 3, exchange: 'binance', pair: 'SOL/USDT', condition: { kind: 'level', op: '>', price: '200' }, paused: false } }, 'Deleted alert #3: SOL/USDT above 200.'],
     [{ kind: 'rearmed', ruleId: 3, holdsNow: false }, 'Alert #3 is on again.'],
     [{ kind: 'rearmed', ruleId: 3, holdsNow: true }, 'Alert #3 is on again. Its condition holds already, so it fires with the next price.'],
     [{ kind: 'already_on', ruleId: 3 }, 'Alert #3 is on already.'],
@@ -84,12 +90,13 @@ describe('renderButtonOutcome', () => {
     [{ kind: 'snoozed', ruleId: 3, until: new Date(NOW + 86_400_000), now: NOW }, 'Alert #3 is snoozed until 2026-11-26 12:00 UTC.'],
     [{ kind: 'gone' }, 'This alert no longer exists.'],
     [{ kind: 'admins_only', subject: 'alerts' }, "Only this group's admins can change its alerts."],
-    [{ kind: 'error', message: 'Nope.' }, 'Nope.'],
+    [{ kind: 'error', text: msg('delete.which') }, 'Which alert? Give its id from /alerts, or "all".'],
     [{ kind: 'unknown' }, undefined],
-  ] as const)('%j', (outcome, text) => expect(renderButtonOutcome(outcome)).toBe(text));
+  ] as const)('%j', (outcome, text) => expect(renderButtonOutcome(outcome, 'en')).toBe(text));
 
   it('words a refused command by what it would have changed', () => {
-    expect(renderReply({ kind: 'admins_only', subject: 'watchlist' })).toBe("Only this group's admins can change its watchlist.");
+    expect(renderReply({ kind: 'admins_only', subject: 'watchlist' }, 'en')).toBe("Only this group's admins can change its watchlist.");
+    expect(renderReply({ kind: 'admins_only', subject: 'watchlist' }, 'ru')).toBe('Менять список отслеживания этой группы могут только её администраторы.');
   });
 });
 
@@ -121,7 +128,7 @@ function fakeAlerts(rules: AlertRule[] = []) {
       return null;
     },
     async rearm(_chat, id) {
-      throw new UserInputError(`This chat already has 20 alerts, the most allowed here (20). Delete some first. (#${id})`);
+      throw new UserInputError(msg('alerts.quota', { count: 20, max: 20 }), `/delete ${id}`);
     },
   };
   return { alerts, calls };
@@ -156,21 +163,22 @@ describe('admin rights in the command layer', () => {
     expect((await dispatchCommand('/price BTC', group, opts))?.kind).toBe('price');
     expect((await dispatchCommand('/help', group, opts))?.kind).toBe('help');
     // private chats and channels are run by whoever writes there; without a database the command says so
-    for (const chat of [priv, channel]) expect(renderReply((await dispatchCommand('/delete 1', chat, opts))!)).toMatch(/^Alerts are still starting up/);
+    for (const chat of [priv, channel]) expect(renderReply((await dispatchCommand('/delete 1', chat, opts))!, 'en')).toMatch(/^Alerts are still starting up/);
     expect(asked).toHaveLength(2);
   });
 
   it('lets everyone in when the platform has no notion of admins', async () => {
     const reply = await dispatchCommand('/delete 1', group, { services: services(), log });
-    expect(renderReply(reply!)).toMatch(/^Alerts are still starting up/);
+    expect(renderReply(reply!, 'en')).toMatch(/^Alerts are still starting up/);
   });
 
   it("shows the platform's own explanation when it could not check", async () => {
     const canManage = async (): Promise<boolean> => {
-      throw new UserInputError("I couldn't check with Telegram whether you are an admin of this group. Try again in a minute.");
+      throw new UserInputError(msg('admins.cannotCheck'));
     };
     const reply = await dispatchCommand('/watch BTC', group, { services: services(), log, canManage });
-    expect(reply).toEqual({ kind: 'error', message: "I couldn't check with Telegram whether you are an admin of this group. Try again in a minute." });
+    expect(reply).toEqual({ kind: 'error', text: msg('admins.cannotCheck') });
+    expect(renderReply(reply!, 'en')).toBe("I couldn't check with Telegram whether you are an admin of this group. Try again in a minute.");
   });
 
   it('marks the chat reachable on any command of ours, not on other bots\' or unknown ones', async () => {
@@ -210,10 +218,10 @@ describe('pressButton', () => {
   it('turns user errors into answers, and answers data it does not know with nothing', async () => {
     const { alerts } = fakeAlerts([rule(1)]);
     expect(await pressButton('rearm:1', priv, { services: services(alerts), log })).toEqual({
-      kind: 'error', message: 'This chat already has 20 alerts, the most allowed here (20). Delete some first. (#1)',
+      kind: 'error', text: msg('alerts.quota', { count: 20, max: 20 }),
     });
     expect(await pressButton('whatever', priv, { services: services(alerts), log })).toEqual({ kind: 'unknown' });
     expect(await pressButton('snooze:1:3600', priv, { services: services(alerts), log })).toEqual({ kind: 'unknown' }); // this service has no snooze
-    expect(await pressButton('del:1', priv, { services: services(), log })).toEqual({ kind: 'error', message: 'Alerts are still starting up. Try again in a few seconds.' });
+    expect(await pressButton('del:1', priv, { services: services(), log })).toEqual({ kind: 'error', text: msg('starting.buttons') });
   });
 });

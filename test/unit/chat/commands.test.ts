@@ -6,6 +6,7 @@ import { MarketHub } from '../../../src/market/hub.js';
 import { loadConfig } from '../../../src/config.js';
 import { createLogger } from '../../../src/log.js';
 import { MemoryFeed } from '../../helpers/memory-feed.js';
+import { render } from '../../../src/i18n/index.js';
 
 const log = createLogger('silent');
 const chat: ChatRef = { platform: 'console', chatId: 'local', kind: 'private' };
@@ -19,7 +20,7 @@ function setup(exchanges = 'binance') {
   const hub = new MarketHub({ feeds, log, now: () => NOW });
   const say = async (text: string) => {
     const reply = await dispatchCommand(text, chat, { services: { hub, config, now: () => NOW }, log, botUsername: 'MaxFlashBot' });
-    return reply && renderReply(reply);
+    return reply && renderReply(reply, 'en');
   };
   return { say, feeds, hub };
 }
@@ -81,7 +82,7 @@ describe('dispatch', () => {
   it('lists every command in /help, and explains one with /help <command>', async () => {
     const { say } = setup();
     const help = (await say('/help'))!;
-    for (const c of commandList()) expect(help).toContain(c.usage);
+    for (const c of commandList()) expect(help).toContain(render('en', { key: c.usage }));
     expect(await say('/help price')).toContain('Examples:\n  /price BTC/USDT');
   });
 

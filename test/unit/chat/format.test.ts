@@ -30,5 +30,5 @@ describe('formatAge', () => {
     [3 * 3600_000, '3 h ago'],
     [72 * 3600_000, '3 d ago'],
     [-5_000, 'just now'],
-  ])('%d ms → %s', (ms, text) => expect(formatAge(ms)).toBe(text));
+  ])('%d ms → %s', (ms, text) => expect(formatAge('en', ms)).toBe(text));
 });

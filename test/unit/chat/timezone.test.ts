@@ -22,7 +22,7 @@ function setup() {
   const services: CommandServices = { hub, config: loadConfig({}), alerts, now: () => NOW };
   const chat: ChatRef = { platform: 'console', chatId: 'c1', kind: 'private' };
   const say = async (text: string, as: ChatRef = chat, canManage?: (c: ChatRef) => Promise<boolean>) =>
-    renderReply((await dispatchCommand(text, as, { services, log, ...(canManage ? { canManage } : {}) }))!);
+    renderReply((await dispatchCommand(text, as, { services, log, ...(canManage ? { canManage } : {}) }))!, 'en');
   return { say, stored };
 }
 
@@ -49,11 +49,13 @@ describe('/timezone', () => {
   });
 });
 
+const ABOVE = { kind: 'level', op: '>', price: '100000' } as const;
+
 describe('times in alert messages', () => {
   it('shows the chat timezone beside UTC when one is set', () => {
     const payload = { kind: 'alert', ruleId: 4, exchange: 'binance', pair: 'BTC/USDT', condition: 'BTC/USDT above 100,000', price: 100_500, at: NOW, source: 'stream', final: true } as const;
-    expect(renderAlertMessage(payload)).toContain('2026-11-25 16:04:00 UTC · alert #4');
-    expect(renderAlertMessage(payload, 'America/New_York')).toContain('2026-11-25 16:04:00 UTC (2026-11-25 11:04 America/New_York) · alert #4');
+    expect(renderAlertMessage('en', payload, ABOVE)).toContain('2026-11-25 16:04:00 UTC · alert #4');
+    expect(renderAlertMessage('en', payload, ABOVE, 'America/New_York')).toContain('2026-11-25 16:04:00 UTC (2026-11-25 11:04 America/New_York) · alert #4');
     expect(localTime(NOW, 'Asia/Kolkata')).toBe('2026-11-25 21:34');
     expect(canonicalTimezone('asia/kolkata')).toBe('Asia/Kolkata');
   });

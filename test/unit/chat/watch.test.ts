@@ -109,7 +109,7 @@ function setup(withAlerts = true) {
   const services: CommandServices = { hub, config, now: () => NOW, ...(withAlerts ? { alerts: fake.alerts } : {}) };
   const say = async (text: string) => {
     const reply = await dispatchCommand(text, chat, { services, log });
-    return reply && renderReply(reply);
+    return reply && renderReply(reply, 'en');
   };
   return { say, feeds, ...fake };
 }
@@ -186,5 +186,5 @@ describe('renderWatchMessage', () => {
       { price: 101_234.5, from: 98_170, source: 'gapfill' as const },
       '📈 BTC/USDT +3.12% to 101,234.50 USDT on binance (from 98,170.00 since 14:02 UTC) (reached while the stream was down; found when it came back)',
     ],
-  ])('%j', (over, text) => expect(renderWatchMessage({ ...base, ...over })).toBe(text));
+  ])('%j', (over, text) => expect(renderWatchMessage('en', { ...base, ...over })).toBe(text));
 });

@@ -141,7 +141,7 @@ describe('/webhook', () => {
     const services: CommandServices = { hub, config: loadConfig({}), alerts, now: () => NOW };
     const chat: ChatRef = { platform: 'console', chatId: 'c1', kind: 'private' };
     const say = async (text: string, as: ChatRef = chat, canManage?: (c: ChatRef) => Promise<boolean>) =>
-      renderReply((await dispatchCommand(text, as, { services, log, ...(canManage ? { canManage } : {}) }))!);
+      renderReply((await dispatchCommand(text, as, { services, log, ...(canManage ? { canManage } : {}) }))!, 'en');
     return { say, hooks };
   }
 
