@@ -9,6 +9,7 @@ import { createLogger } from '../../src/log.js';
 import { MarketHub } from '../../src/market/hub.js';
 import { MemoryFeed } from '../helpers/memory-feed.js';
 import { channelChat, groupChat, privateChat, startFakeTelegram, tgUser, type FakeTelegram, type SentMessage } from '../fakes/telegram.js';
+import { render } from '../../src/i18n/index.js';
 
 /**
  * The real grammY (with auto-retry) against the local Bot API fake, in-process: long polling, webhook
@@ -51,12 +52,17 @@ describe('Telegram front, long polling', () => {
 
   it('identifies itself, publishes the command menu and clears any webhook before polling', async () => {
     expect(bot.username).toBe(fake.botUsername);
-    expect(fake.commandSets).toHaveLength(1);
-    expect(fake.commandSets[0]!['commands']).toEqual(commandList().map((c) => ({ command: c.name, description: c.summary })));
+    // the English menu for everyone, and a Russian one for clients set to Russian
+    expect(fake.commandSets).toHaveLength(2);
+    expect(fake.commandSets[0]!['commands']).toEqual(commandList().map((c) => ({ command: c.name, description: render('en', { key: c.summary }) })));
+    expect(fake.commandSets[0]!['language_code']).toBeUndefined();
+    expect(fake.commandSets[1]!['language_code']).toBe('ru');
+    expect(fake.commandSets[1]!['commands']).toEqual(commandList().map((c) => ({ command: c.name, description: render('ru', { key: c.summary }) })));
+    expect(fake.commandSets[1]!['commands']).toContainEqual({ command: 'language', description: 'показать или выбрать язык ответов и алертов' });
     expect(fake.webhookDeletes).toEqual([{ drop_pending_updates: false }]);
     await fake.waitForCall('getUpdates', (c) => Number(c.payload['timeout']) === 30);
     const order = fake.calls.map((c) => c.method);
-    expect(order.slice(0, 4)).toEqual(['getMe', 'setMyCommands', 'deleteWebhook', 'getUpdates']);
+    expect(order.slice(0, 5)).toEqual(['getMe', 'setMyCommands', 'setMyCommands', 'deleteWebhook', 'getUpdates']);
   });
 
   it('answers /price in a private chat, and reports the round trip', async () => {
@@ -94,7 +100,7 @@ describe('Telegram front, long polling', () => {
     fake.userSays(chat, carol, '/start');
     const greeting = await fake.waitForSent(inChat(chat));
     expect(greeting.text).toMatch(/^MaxFlash: live crypto prices and alerts\./);
-    for (const c of commandList()) expect(greeting.text).toContain(c.usage);
+    for (const c of commandList()) expect(greeting.text).toContain(render('en', { key: c.usage }));
     fake.userSays(chat, carol, '/help price');
     const help = await fake.waitForSent((m) => inChat(chat)(m) && m !== greeting);
     expect(help.text).toContain('Examples:\n  /price BTC/USDT');
@@ -238,7 +244,7 @@ describe('Telegram front, webhook mode through the HTTP server', () => {
       { url: `http://127.0.0.1:${port}/telegram/webhook`, secret_token: SECRET, allowed_updates: ['message', 'channel_post', 'callback_query', 'my_chat_member'], drop_pending_updates: false },
     ]);
     expect(fake.callsOf('getUpdates')).toEqual([]);
-    expect(fake.callsOf('setMyCommands')).toHaveLength(1);
+    expect(fake.callsOf('setMyCommands')).toHaveLength(2);
   });
 
   it('processes an update carrying the right secret', async () => {

@@ -110,7 +110,7 @@ describe.each(engines)('webhooks on $name', ({ open }) => {
     expect(headers['x-maxflash-signature']).toBe(`sha256=${createHmac('sha256', secret).update(body).digest('hex')}`);
     expect(JSON.parse(body)).toEqual({
       kind: 'alert', ruleId: created.rule.id, exchange: 'binance', pair: 'BTC/USDT', condition: 'BTC/USDT above 101,000', price: 101_500,
-      at: clock, source: 'stream', final: true, platform: 'console', chat: 'local', sentAt: new Date(clock).toISOString(),
+      at: clock, source: 'stream', final: true, language: 'en', platform: 'console', chat: 'local', sentAt: new Date(clock).toISOString(),
     });
     expect(await service.webhook(chat)).toEqual({ url: receiver.url, active: true, failures: 0, lastError: null, createdAt: expect.any(Date) });
   });
