@@ -4,6 +4,7 @@ import type { Logger } from '../log.js';
 import { dispatchCommand, replyLanguage, type CommandServices } from './commands/index.js';
 import type { ChatRef } from './commands/types.js';
 import { renderReply } from './format.js';
+import { t } from '../i18n/index.js';
 import type { ChatFront, DeliveryOutcome } from './front.js';
 
 export interface ConsoleChatOptions {
@@ -42,7 +43,8 @@ export class ConsoleChat implements ChatFront {
       this.opts.log.info({ mod: 'console' }, 'terminal chat input ended; the bot keeps running');
     });
     input.on('error', (err) => this.opts.log.warn({ mod: 'console', err }, 'terminal chat input failed'));
-    this.write('MaxFlash terminal chat. Type /help, or try /price BTC/USDT.');
+    // before the database is open the terminal's stored language is unknown; /language ru applies from the next answer
+    this.write(t('en', 'console.greeting'));
     if (prompt) output.write('> ');
   }
 

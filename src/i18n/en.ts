@@ -253,6 +253,9 @@ export const en = {
   'webhook.https': 'The webhook URL must start with https:// (plain http only for a local receiver, where allowed).',
   'webhook.credentials': 'Leave credentials out of the URL; check the signature header instead.',
 
+  // ---- the terminal chat ----
+  'console.greeting': 'MaxFlash terminal chat. Type /help, or try /price BTC/USDT.',
+
   // ---- /language ----
   'language.current': 'Language: English. Options: /language en (English), /language ru (русский).',
   'language.set': 'Done: I will answer in English here, alerts included.',

@@ -285,6 +285,9 @@ export const ru = {
   'webhook.https': 'URL вебхука должен начинаться с https:// (обычный http — только для локального получателя, где это разрешено).',
   'webhook.credentials': 'Не указывайте логин и пароль в URL; вместо этого проверяйте заголовок подписи.',
 
+  // ---- чат в терминале ----
+  'console.greeting': 'MaxFlash: чат в терминале. Наберите /help или попробуйте /price BTC/USDT.',
+
   // ---- /language ----
   'language.current': 'Язык: русский. Варианты: /language en (English), /language ru (русский).',
   'language.set': 'Готово: здесь я буду отвечать по-русски, и алерты тоже.',
