@@ -223,7 +223,7 @@ export const ru = {
   'grammar.addOpFor': 'Добавьте > или < перед ценой: /alert {pair} > {token} или /alert {pair} < {token}.',
   'grammar.addOp': 'Добавьте > или < и цену, например > 200 или < 200.',
   'grammar.pairOneWord': 'Пишите пару одним словом, например {pair}.',
-  'grammar.whatPrice': '{word} — какой цены? Добавьте её, например {word} 200.',
+  'grammar.whatPrice': '{word} — какая цена? Добавьте её, например {word} 200.',
   'grammar.levelPercent': 'Уровень цены не может быть в процентах; для движения пишите {dir} {pct}.',
   'grammar.priceAboveZero': 'Цена должна быть больше нуля.',
   'grammar.grouping': 'Не могу прочитать «{token}»: разделяйте разряды по три цифры (1,000), а дробную часть — точкой (1.5).',
@@ -236,9 +236,9 @@ export const ru = {
   'grammar.percentDecimals': 'В процентах не больше 4 знаков после точки, а в «{token}» больше.',
   'grammar.dropMax': 'Падение может быть не больше 100%.',
   'grammar.moveMax': 'Движение может быть не больше 1000%.',
-  'grammar.howLong': '{word} — как долго? Добавьте длительность, например {word} {sample}.',
+  'grammar.howLong': '{word} — какой срок? Добавьте длительность, например {word} {sample}.',
   'grammar.durationUnit': 'Не знаю единицу в «{token}»; используйте m, h, d или w.',
-  'grammar.durationNoUnit': '{token} — чего? Добавьте единицу, например {token}m или {token}h.',
+  'grammar.durationNoUnit': '{token} — чего? Добавьте единицу измерения, например {token}m или {token}h.',
   'grammar.durationBad': '«{token}» — не длительность; пишите, например, 30m, 4h или 1h30m.',
   'grammar.durationRange': '«{word}» принимает от {min} до {max}; {token} — вне этих пределов.',
   'grammar.inAfterPercent': '«{word}» ставится только после процента, например 3% in 1h.',
@@ -254,7 +254,7 @@ export const ru = {
   // ---- /timezone ----
   'timezone.utcSet': 'Время в сообщениях теперь только в UTC.',
   'timezone.utc': 'Время в сообщениях — в UTC. Задайте свой пояс: /timezone Europe/Moscow.',
-  'timezone.set': 'Часовой пояс: {zone} (сейчас {time}). Алерты показывают это время рядом с UTC.',
+  'timezone.set': 'Часовой пояс установлен: {zone} (сейчас {time}). Алерты показывают это время рядом с UTC.',
   'timezone.current': 'Часовой пояс: {zone} (сейчас {time}). Алерты показывают это время рядом с UTC.',
   'timezone.oneName': 'Укажите одно название часового пояса, например Europe/Moscow.',
   'timezone.unknown': '«{input}» — незнакомый мне часовой пояс. Используйте название вида Регион/Город из списка IANA.',
@@ -291,7 +291,7 @@ export const ru = {
   // ---- /language ----
   'language.current': 'Язык: русский. Варианты: /language en (English), /language ru (русский).',
   'language.set': 'Готово: здесь я буду отвечать по-русски, и алерты тоже.',
-  'language.unknown': '«{input}» — не тот язык, на котором я говорю. Варианты: en (English), ru (русский).',
+  'language.unknown': 'Язык «{input}» не поддерживается. Варианты: en (English), ru (русский).',
 } as const satisfies RuShape;
 
 /**

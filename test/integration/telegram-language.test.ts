@@ -89,7 +89,7 @@ describe.each(engines)('languages on $name', ({ open }) => {
     await bot.start();
     expect(await ask(chat, ivan, '/alerts')).toBe('No active alerts in this chat. Set one with /alert BTC/USDT > 100000');
     expect(await ask(chat, ivan, '/language русский')).toBe('Готово: здесь я буду отвечать по-русски, и алерты тоже.');
-    expect(await ask(chat, ivan, '/language klingon')).toBe('«klingon» — не тот язык, на котором я говорю. Варианты: en (English), ru (русский).\nПример: /language ru');
+    expect(await ask(chat, ivan, '/language klingon')).toBe('Язык «klingon» не поддерживается. Варианты: en (English), ru (русский).\nПример: /language ru');
     expect((await chatRow(chat)).language).toBe('ru');
   });
 
