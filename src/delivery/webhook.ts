@@ -1,4 +1,7 @@
 import { createHmac } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { isPrivateHost, PrivateAddressError, refusePrivateLookup } from '../lib/net.js';
 import { describeError } from '../errors.js';
 
 /**
@@ -33,27 +36,71 @@ export interface WebhookRequest {
   body: string;
 }
 
+export interface PostOptions {
+  timeoutMs?: number;
+  /**
+   * Post to this machine and private networks too (WEBHOOK_ALLOW_LOCAL). Off, a URL whose name resolves
+   * to such an address is refused at connect time: `/webhook` can only judge the name it was given.
+   */
+  allowLocal?: boolean;
+}
+
 /** Never throws: every problem becomes an outcome. */
-export async function postWebhook(req: WebhookRequest, timeoutMs = WEBHOOK_TIMEOUT_MS): Promise<WebhookOutcome> {
-  let res: Response;
+export async function postWebhook(req: WebhookRequest, opts: PostOptions = {}): Promise<WebhookOutcome> {
+  const url = new URL(req.url);
+  if (!opts.allowLocal && isPrivateHost(url.hostname)) {
+    return { ok: false, retry: false, error: `webhook refused: ${url.hostname} is a local or private-network address` };
+  }
+  let res: { status: number; body: string };
   try {
-    res = await fetch(req.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signWebhookBody(req.secret, req.body), [DELIVERY_HEADER]: req.deliveryId },
-      body: req.body,
-      // a redirect could carry the signed alert somewhere the user never chose
-      redirect: 'manual',
-      signal: AbortSignal.timeout(timeoutMs),
-    });
+    res = await post(url, req, opts);
   } catch (err) {
+    if (err instanceof PrivateAddressError) return { ok: false, retry: false, error: `webhook refused: ${err.message}` };
     return { ok: false, retry: true, error: `webhook unreachable: ${describeError(err)}` };
   }
   const verdict = classifyWebhookStatus(res.status);
-  // the receiver's own words help the user fix it; a few hundred characters are plenty
-  const detail = verdict === 'sent' ? '' : (await res.text().catch(() => '')).slice(0, 200).trim();
-  if (verdict === 'sent') {
-    await res.body?.cancel().catch(() => undefined);
-    return { ok: true };
-  }
+  if (verdict === 'sent') return { ok: true };
+  const detail = res.body.trim();
   return { ok: false, retry: verdict === 'retry', error: `webhook answered HTTP ${res.status}${detail ? `: ${detail}` : ''}` };
+}
+
+/** the receiver's own words help the user fix a refusal; a few hundred characters are plenty */
+const MAX_ANSWER = 200;
+
+/**
+ * node:http rather than fetch: only a socket-level `lookup` can check the address actually connected
+ * to, and it never follows a redirect, which could carry the signed alert somewhere the user never chose.
+ */
+function post(url: URL, req: WebhookRequest, opts: PostOptions): Promise<{ status: number; body: string }> {
+  const body = Buffer.from(req.body, 'utf8');
+  const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const outgoing = request(
+      url,
+      {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'content-length': body.length,
+          [SIGNATURE_HEADER]: signWebhookBody(req.secret, req.body),
+          [DELIVERY_HEADER]: req.deliveryId,
+        },
+        signal: AbortSignal.timeout(opts.timeoutMs ?? WEBHOOK_TIMEOUT_MS),
+        ...(opts.allowLocal ? {} : { lookup: refusePrivateLookup }),
+      },
+      (incoming) => {
+        const status = incoming.statusCode ?? 0;
+        let answer = '';
+        incoming.setEncoding('utf8');
+        incoming.on('data', (chunk: string) => {
+          if (classifyWebhookStatus(status) === 'sent' || answer.length >= MAX_ANSWER) return;
+          answer += chunk;
+        });
+        incoming.on('end', () => resolve({ status, body: answer.slice(0, MAX_ANSWER) }));
+        incoming.on('error', reject);
+      },
+    );
+    outgoing.on('error', reject);
+    outgoing.end(body);
+  });
 }

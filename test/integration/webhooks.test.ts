@@ -6,6 +6,7 @@ import type { Database } from '../../src/db/client.js';
 import { AlertService } from '../../src/alerts/service.js';
 import { Dispatcher } from '../../src/delivery/dispatcher.js';
 import { claimDue, enqueue } from '../../src/delivery/outbox.js';
+import { postWebhook } from '../../src/delivery/webhook.js';
 import type { ChatRef } from '../../src/chat/commands/types.js';
 import { MarketHub } from '../../src/market/hub.js';
 import { createLogger } from '../../src/log.js';
@@ -81,7 +82,8 @@ describe.each(engines)('webhooks on $name', ({ open }) => {
     const hub = new MarketHub({ feeds: [feed], log, now: () => clock });
     front = new RecordingFront();
     service = new AlertService({ hub, log, maxRulesPerChat: 10, now: () => clock, onEnqueued: () => dispatcher.wake() });
-    dispatcher = new Dispatcher({ prisma: db.prisma, fronts: new Map([['console', front]]), log, now: () => clock, idleMs: 20 });
+    // the receiver is on loopback, which only WEBHOOK_ALLOW_LOCAL permits
+    dispatcher = new Dispatcher({ prisma: db.prisma, fronts: new Map([['console', front]]), log, now: () => clock, idleMs: 20, postWebhook: (req) => postWebhook(req, { allowLocal: true }) });
     await service.start(db.prisma);
     await dispatcher.start();
   });
