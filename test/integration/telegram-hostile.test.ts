@@ -1,14 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/client.js';
-import { AlertService } from '../../src/alerts/service.js';
-import { TelegramFront } from '../../src/chat/telegram.js';
-import type { CommandServices } from '../../src/chat/commands/types.js';
-import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
-import { MarketHub } from '../../src/market/hub.js';
 import { engines } from '../helpers/db.js';
-import { MemoryFeed } from '../helpers/memory-feed.js';
-import { privateChat, startFakeTelegram, tgUser, type FakeTelegram, type SentMessage } from '../fakes/telegram.js';
+import { startTelegramStack, type TelegramStack } from '../helpers/telegram-stack.js';
+import { privateChat, tgUser, type FakeTelegram, type SentMessage } from '../fakes/telegram.js';
 
 /**
  * Thirty hostile inputs through the real grammY client and the real database: each gets a short,
@@ -65,32 +60,19 @@ const HOSTILE_MESSAGES: ReadonlyArray<readonly [label: string, text: string]> = 
 /** button data a client can forge: the bot must answer each and change nothing */
 const FORGED_BUTTONS: readonly string[] = ['del:1:list', 'rearm:999999999', 'snooze:1:99999999', "'; DROP TABLE chats; --", 'x'.repeat(64)];
 
-describe.each(engines)('Telegram front against hostile input on $name', ({ open }) => {
+describe.each(engines)('Telegram front against hostile input on $name', (engine) => {
+  let stack: TelegramStack;
   let db: Database;
-  let service: AlertService;
   let fake: FakeTelegram;
-  let bot: TelegramFront;
   const mallory = tgUser(6661, 'Mallory', 'mallory');
   const chat = privateChat(mallory);
 
   beforeAll(async () => {
-    db = await open();
-    const feed = new MemoryFeed('binance', new Set(['BTC/USDT', 'ETH/USDT']), new Map([['BTC/USDT', 100_000], ['ETH/USDT', 3_000]]));
-    const hub = new MarketHub({ feeds: [feed], log, now: Date.now });
-    service = new AlertService({ hub, log, maxRulesPerChat: 20 });
-    await service.start(db.prisma);
-    const services: CommandServices = { hub, config: loadConfig({ EXCHANGES: 'binance' }), now: Date.now, alerts: service };
-    fake = await startFakeTelegram();
-    bot = new TelegramFront({ token: fake.token, apiRoot: fake.apiRoot, services, log });
-    await bot.start();
+    stack = await startTelegramStack(engine, { log, prices: new Map([['BTC/USDT', 100_000], ['ETH/USDT', 3_000]]) });
+    ({ db, fake } = stack);
   });
 
-  afterAll(async () => {
-    await bot?.stop();
-    await service?.stop();
-    await fake?.close();
-    await db?.close();
-  });
+  afterAll(() => stack?.close());
 
   const fromBot = (m: SentMessage) => m.chat_id === String(chat.id);
   // no hostile input names ETH, so only the probe is answered with its price
