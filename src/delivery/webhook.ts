@@ -19,7 +19,30 @@ export function signWebhookBody(secret: string, body: string): string {
 }
 
 /** sent: accepted; retry: worth another try later (429, 5xx, network); failed: the receiver refused it for good. */
-export type WebhookOutcome = { ok: true } | { ok: false; retry: boolean; error: string };
+export type WebhookOutcome = { ok: true } | { ok: false; retry: boolean; error: string; status?: number };
+
+/**
+ * Failed attempts in a row after which a webhook is switched off: with retries backing off to 30
+ * minutes, about a day of a receiver that never answers, sooner if alerts keep coming.
+ */
+export const WEBHOOK_GIVE_UP_AFTER = 50;
+
+/**
+ * Whether to stop posting to a receiver: it has failed too often in a row, or says it is gone for good
+ * (410). Posting on would only pile up failed rows and hammer a host that is not listening.
+ */
+export function webhookGivesUp(failuresInARow: number, outcome: Extract<WebhookOutcome, { ok: false }>): boolean {
+  return failuresInARow >= WEBHOOK_GIVE_UP_AFTER || outcome.status === 410;
+}
+
+/** The chat's notice when its webhook is switched off: why, and how to turn it on again. */
+export function webhookOffNotice(url: string, failuresInARow: number, lastError: string): string {
+  return [
+    `⚠️ Webhook switched off: ${url} failed ${failuresInARow === 1 ? 'a delivery' : `${failuresInARow} deliveries in a row`}.`,
+    `Last error: ${lastError}`,
+    `Alerts still arrive here. To post to it again, send /webhook ${url} (you get a new secret).`,
+  ].join('\n');
+}
 
 /** 2xx is delivered; 429 and 5xx may pass; any other answer (4xx, or a redirect we do not follow) will not. */
 export function classifyWebhookStatus(status: number): 'sent' | 'retry' | 'failed' {
@@ -61,7 +84,7 @@ export async function postWebhook(req: WebhookRequest, opts: PostOptions = {}): 
   const verdict = classifyWebhookStatus(res.status);
   if (verdict === 'sent') return { ok: true };
   const detail = res.body.trim();
-  return { ok: false, retry: verdict === 'retry', error: `webhook answered HTTP ${res.status}${detail ? `: ${detail}` : ''}` };
+  return { ok: false, retry: verdict === 'retry', error: `webhook answered HTTP ${res.status}${detail ? `: ${detail}` : ''}`, status: res.status };
 }
 
 /** the receiver's own words help the user fix a refusal; a few hundred characters are plenty */

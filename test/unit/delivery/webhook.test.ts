@@ -77,10 +77,10 @@ describe('postWebhook', () => {
 
   it('retries 5xx, fails 4xx with what the receiver said, retries an unreachable host', async () => {
     const five = await receiver(503, 'busy');
-    await expect(postWebhook({ url: five.url, secret: 's', deliveryId: '1', body: '{}' }, { allowLocal: true })).resolves.toEqual({ ok: false, retry: true, error: 'webhook answered HTTP 503: busy' });
+    await expect(postWebhook({ url: five.url, secret: 's', deliveryId: '1', body: '{}' }, { allowLocal: true })).resolves.toEqual({ ok: false, retry: true, error: 'webhook answered HTTP 503: busy', status: 503 });
     await new Promise<void>((r) => server!.close(() => r()));
     const four = await receiver(400, 'bad payload');
-    await expect(postWebhook({ url: four.url, secret: 's', deliveryId: '1', body: '{}' }, { allowLocal: true })).resolves.toEqual({ ok: false, retry: false, error: 'webhook answered HTTP 400: bad payload' });
+    await expect(postWebhook({ url: four.url, secret: 's', deliveryId: '1', body: '{}' }, { allowLocal: true })).resolves.toEqual({ ok: false, retry: false, error: 'webhook answered HTTP 400: bad payload', status: 400 });
     const down = await postWebhook({ url: 'http://127.0.0.1:1/hook', secret: 's', deliveryId: '1', body: '{}' }, { timeoutMs: 2_000, allowLocal: true });
     expect(down).toMatchObject({ ok: false, retry: true });
     expect(down.ok || down.error).toMatch(/^webhook unreachable: /);
@@ -107,7 +107,7 @@ describe('postWebhook', () => {
 
   it('does not follow a redirect', async () => {
     const { url, got } = await receiver(302, 'moved');
-    await expect(postWebhook({ url, secret: 's', deliveryId: '1', body: '{}' }, { allowLocal: true })).resolves.toEqual({ ok: false, retry: false, error: 'webhook answered HTTP 302: moved' });
+    await expect(postWebhook({ url, secret: 's', deliveryId: '1', body: '{}' }, { allowLocal: true })).resolves.toEqual({ ok: false, retry: false, error: 'webhook answered HTTP 302: moved', status: 302 });
     expect(got).toHaveLength(1);
   });
 });
