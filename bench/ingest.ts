@@ -283,8 +283,8 @@ async function main(): Promise<void> {
   for (const line of rows) console.log(line);
   if (unhandled > 0) console.log(`\n${unhandled} unhandled promise rejection(s) during the run`);
   console.log('\n(c) the watchdog checks every min(staleMs/4, 1 s), so a silent stream is called dropped within staleMs + 1 s of its last frame.');
-  console.log('(d) the poller runs on its cron schedule only, so the wait is up to one interval, depending on where in it the drop falls,');
-  console.log('    plus the REST call itself (the REST client\'s rate limiter runs on a rolling window, so an idle client does not wait).');
+  console.log('(d) a drop polls at once, at most once per 5 s per exchange; a drop within 5 s of the last such poll waits for the cron,');
+  console.log('    up to one interval. Add the REST call itself (the REST client\'s rate limiter runs on a rolling window, so an idle client does not wait).');
 }
 
 async function cleanup(): Promise<void> {

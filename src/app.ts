@@ -21,6 +21,7 @@ import { AlertService } from './alerts/service.js';
 import { Dispatcher } from './delivery/dispatcher.js';
 import { RateLimiter } from './delivery/limits.js';
 import { listenForOutbox } from './delivery/listen.js';
+import { postWebhook } from './delivery/webhook.js';
 
 /** Everything the app touches from the outside world; tests replace any of it. */
 export interface AppDeps {
@@ -147,6 +148,7 @@ export function createApp(config: Config, deps: AppDeps): App {
       log,
       now,
       limiter,
+      postWebhook: (req) => postWebhook(req, { allowLocal: config.webhookAllowLocal }),
       // on a server, a NOTIFY after each commit wakes every instance, not just this one
       ...(opened.engine === 'postgres' && config.databaseUrl ? { listen: listenForOutbox(config.databaseUrl, { log }) } : {}),
       onChatUnreachable: (chatId) => {

@@ -7,8 +7,9 @@ import { nextDelay } from '../lib/backoff.js';
 import type { Logger } from '../log.js';
 import { RateLimiter, type Platform } from './limits.js';
 import { AlertPayload } from './notification.js';
-import { postWebhook, type WebhookOutcome, type WebhookRequest } from './webhook.js';
-import { claimDue, markFailed, markRetry, markSent, nextDueAt, release, requeueInFlight, type ClaimedNotification } from './outbox.js';
+import { postWebhook, webhookGivesUp, webhookOffNotice, type WebhookOutcome, type WebhookRequest } from './webhook.js';
+import { resolveLanguage } from '../i18n/index.js';
+import { claimDue, enqueue, markFailed, markRetry, markSent, nextDueAt, release, requeueInFlight, type ClaimedNotification } from './outbox.js';
 
 export interface DispatcherOptions {
   prisma: PrismaClient;
@@ -378,6 +379,13 @@ export class Dispatcher {
       }
       const ctx = { chatId, attempts: row.attempts, error: outcome.error };
       await db.webhook.updateMany({ where: { id: hook.id }, data: { failures: { increment: 1 }, lastError: outcome.error } });
+      hook.failures += 1;
+      if (webhookGivesUp(hook.failures, outcome)) {
+        this.log.warn({ ...ctx, failures: hook.failures }, 'webhook switched off');
+        await switchOffWebhook(db, hook, outcome.error, new Date(this.now()));
+        for (const r of rows) open.delete(r);
+        return;
+      }
       if (!outcome.retry || row.attempts >= (this.opts.maxAttempts ?? 60)) {
         this.log.warn(ctx, 'webhook delivery failed for good');
         await settle([row], (ids) => markFailed(db, ids, outcome.error));
@@ -392,4 +400,25 @@ export class Dispatcher {
     }
     await settle([...open], (ids) => release(db, ids, new Date(this.now())));
   }
+}
+
+/**
+ * One transaction: the webhook goes inactive (so firings stop making rows for it), every row still
+ * waiting for it fails with the reason, and the chat gets a notice saying how to turn it on again.
+ */
+async function switchOffWebhook(prisma: PrismaClient, hook: { id: number; chatId: number; url: string; failures: number }, lastError: string, now: Date): Promise<void> {
+  await prisma.$transaction(async (tx) => {
+    await tx.webhook.updateMany({ where: { id: hook.id }, data: { active: false } });
+    await tx.notification.updateMany({
+      where: { chatId: hook.chatId, target: 'webhook', status: { in: ['pending', 'sending'] } },
+      data: { status: 'failed', error: `webhook switched off: ${lastError}`.slice(0, 500) },
+    });
+    const chat = await tx.chat.findUnique({ where: { id: hook.chatId }, select: { kind: true, language: true, userLanguage: true } });
+    const lang = resolveLanguage(chat?.language, chat?.kind ?? 'group', chat?.userLanguage);
+    await enqueue(
+      tx,
+      [{ chatId: hook.chatId, dedupeKey: `webhook:${hook.id}:off:${now.getTime()}`, text: webhookOffNotice(lang, hook.url, hook.failures, lastError), payload: { kind: 'notice' } }],
+      now,
+    );
+  });
 }

@@ -247,6 +247,11 @@ export const en = {
   'webhook.secretNote': 'The secret is shown only when the webhook is set. /webhook off removes it.',
   'webhook.removed': 'Webhook removed; alerts go to this chat only.',
   'webhook.noneToRemove': 'This chat has no webhook.',
+  'webhook.switchedOff': {
+    one: '⚠️ Webhook switched off: {url} failed a delivery.',
+    other: '⚠️ Webhook switched off: {url} failed {count} deliveries in a row.',
+  },
+  'webhook.switchedOffHowTo': 'Alerts still arrive here. To post to it again, send /webhook {url} (you get a new secret).',
   'webhook.oneUrl': 'Give one URL of at most {max} characters.',
   'webhook.notUrl': '"{input}" is not a URL.',
   'webhook.local': 'This bot does not post to local or private-network addresses. Use a public https URL.',

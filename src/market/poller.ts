@@ -22,6 +22,12 @@ export interface PollerOptions {
   timeoutMs?: number;
   /** told after each exchange's turn in a round (metrics; tests count rounds instead of sleeping) */
   onPoll?: (outcome: PollOutcome) => void;
+  /**
+   * Fewest milliseconds between two polls of one exchange made because its stream dropped (not by the
+   * cron): a stream that flaps every second must not turn into a REST request every second. Default 5 s.
+   */
+  dropPollGapMs?: number;
+  now?: () => number;
 }
 
 /**
@@ -33,6 +39,9 @@ export class Poller {
   private task: ScheduledTask | undefined;
   private readonly log: Logger;
   private readonly detach: Array<() => void> = [];
+  /** one request per exchange at a time, whether the cron or a drop asked for it */
+  private readonly inFlight = new Map<Feed, Promise<void>>();
+  private readonly lastDropPoll = new Map<Feed, number>();
 
   constructor(private readonly opts: PollerOptions) {
     this.log = opts.log.child({ mod: 'poller' });
@@ -42,8 +51,19 @@ export class Poller {
     for (const feed of this.opts.feeds) {
       // The stream back means REST no longer carries the prices. Without this the flag stayed set until
       // the next cron tick, and a drop in between reported 'polling' before any poll had happened.
+      let wasStreaming = feed.status().state === 'streaming';
       const onState = (status: FeedStatus): void => {
-        if (status.state === 'streaming') feed.markPolling(false);
+        if (status.state === 'streaming') {
+          feed.markPolling(false);
+          wasStreaming = true;
+          return;
+        }
+        // A drop must not leave the prices (and every alert on them) waiting up to a whole cron period
+        // for the first poll: the default schedule is every 30 s.
+        if (wasStreaming && status.state !== 'polling') {
+          wasStreaming = false;
+          this.pollAfterDrop(feed);
+        }
       };
       feed.on('state', onState);
       this.detach.push(() => feed.off('state', onState));
@@ -59,12 +79,29 @@ export class Poller {
     this.task = undefined;
   }
 
-  /** One round over all exchanges; exported for tests and for an immediate poll right after a drop. */
+  /** One round over all exchanges, as the cron runs it; public for tests. */
   async pollOnce(): Promise<void> {
     await Promise.all(this.opts.feeds.map((feed) => this.pollFeed(feed)));
   }
 
-  private async pollFeed(feed: Feed): Promise<void> {
+  private pollAfterDrop(feed: Feed): void {
+    const now = (this.opts.now ?? Date.now)();
+    const last = this.lastDropPoll.get(feed);
+    if (last !== undefined && now - last < (this.opts.dropPollGapMs ?? 5_000)) return;
+    this.lastDropPoll.set(feed, now);
+    this.log.info({ exchange: feed.exchange }, 'stream dropped; polling now instead of waiting for the schedule');
+    void this.pollFeed(feed);
+  }
+
+  private pollFeed(feed: Feed): Promise<void> {
+    const running = this.inFlight.get(feed);
+    if (running) return running;
+    const work = this.pollFeedNow(feed).finally(() => this.inFlight.delete(feed));
+    this.inFlight.set(feed, work);
+    return work;
+  }
+
+  private async pollFeedNow(feed: Feed): Promise<void> {
     const report = (outcome: PollOutcome['outcome'], pairs: number, ticks = 0): void => {
       try {
         this.opts.onPoll?.({ exchange: feed.exchange, outcome, pairs, ticks });

@@ -6,6 +6,7 @@ import type { Database } from '../../src/db/client.js';
 import { AlertService } from '../../src/alerts/service.js';
 import { Dispatcher } from '../../src/delivery/dispatcher.js';
 import { claimDue, enqueue } from '../../src/delivery/outbox.js';
+import { postWebhook } from '../../src/delivery/webhook.js';
 import type { ChatRef } from '../../src/chat/commands/types.js';
 import { MarketHub } from '../../src/market/hub.js';
 import { createLogger } from '../../src/log.js';
@@ -81,7 +82,8 @@ describe.each(engines)('webhooks on $name', ({ open }) => {
     const hub = new MarketHub({ feeds: [feed], log, now: () => clock });
     front = new RecordingFront();
     service = new AlertService({ hub, log, maxRulesPerChat: 10, now: () => clock, onEnqueued: () => dispatcher.wake() });
-    dispatcher = new Dispatcher({ prisma: db.prisma, fronts: new Map([['console', front]]), log, now: () => clock, idleMs: 20 });
+    // the receiver is on loopback, which only WEBHOOK_ALLOW_LOCAL permits
+    dispatcher = new Dispatcher({ prisma: db.prisma, fronts: new Map([['console', front]]), log, now: () => clock, idleMs: 20, postWebhook: (req) => postWebhook(req, { allowLocal: true }) });
     await service.start(db.prisma);
     await dispatcher.start();
   });
@@ -175,6 +177,48 @@ describe.each(engines)('webhooks on $name', ({ open }) => {
     expect(await rows('webhook')).toHaveLength(2); // the last firing made no webhook row
     expect(receiver.got).toHaveLength(2);
     expect(await service.removeWebhook(chat)).toBe(false);
+  });
+
+  it('switches a webhook off when its receiver says it is gone (410), telling the chat how to turn it on again', async () => {
+    await service.setWebhook(chat, receiver.url);
+    receiver.statuses.push(410);
+    await rule(101_000);
+    tick('BTC/USDT', 101_500);
+    await expect.poll(() => front.sent.length, poll).toBe(2);
+    const notice = front.sent.find((m) => m.text.startsWith('⚠️'));
+    expect(notice?.text).toBe(
+      [`⚠️ Webhook switched off: ${receiver.url} failed a delivery.`, 'Last error: webhook answered HTTP 410: refused with 410', `Alerts still arrive here. To post to it again, send /webhook ${receiver.url} (you get a new secret).`].join('\n'),
+    );
+    expect(await service.webhook(chat)).toMatchObject({ active: false, failures: 1 });
+    expect(await rows('webhook')).toMatchObject([{ status: 'failed', error: 'webhook switched off: webhook answered HTTP 410: refused with 410' }]);
+
+    // later firings make no webhook rows, and setting it again turns it back on
+    await rule(102_000);
+    tick('BTC/USDT', 102_500);
+    await expect.poll(() => front.sent.length, poll).toBe(3);
+    expect(await rows('webhook')).toHaveLength(1);
+    await service.setWebhook(chat, receiver.url);
+    await rule(103_000);
+    tick('BTC/USDT', 103_500);
+    await expect.poll(() => receiver.got.length, poll).toBe(2);
+    expect(await service.webhook(chat)).toMatchObject({ active: true, failures: 0 });
+  });
+
+  it('switches a webhook off after 50 failed attempts in a row, failing what still waited for it', async () => {
+    await service.setWebhook(chat, receiver.url);
+    await db.prisma.webhook.updateMany({ data: { failures: 48, lastError: 'webhook unreachable: ECONNREFUSED' } });
+    receiver.statuses.push(503, 503);
+    await rule(101_000);
+    await rule(101_200);
+    tick('BTC/USDT', 101_500); // two firings: the second row waits behind the first
+    await expect.poll(async () => (await service.webhook(chat))?.failures, poll).toBe(49);
+    expect(await service.webhook(chat)).toMatchObject({ active: true });
+    clock += 2_000;
+    await expect.poll(async () => (await service.webhook(chat))?.active, poll).toBe(false);
+    expect(await service.webhook(chat)).toMatchObject({ failures: 50, lastError: 'webhook answered HTTP 503: refused with 503' });
+    expect((await rows('webhook')).map((r) => r.status)).toEqual(['failed', 'failed']);
+    await expect.poll(() => front.sent.some((m) => m.text.startsWith(`⚠️ Webhook switched off: ${receiver.url} failed 50 deliveries in a row.`)), poll).toBe(true);
+    expect(receiver.got).toHaveLength(2);
   });
 
   it('claims webhook rows apart from chat rows, and despite a platform out of send tokens', async () => {

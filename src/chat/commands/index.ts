@@ -39,9 +39,16 @@ export interface ParsedCommand {
   mention?: string;
 }
 
+/**
+ * Zero-width and direction marks (Unicode Cf) and control characters other than line breaks and tabs:
+ * text copied from web pages and exchange apps carries them invisibly, so "BTC\u200B/USDT" must read as
+ * BTC/USDT rather than fail with an error whose quoted input looks exactly right.
+ */
+const INVISIBLE = /[\p{Cf}\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/gu;
+
 /** "/price@MaxFlashBot  eth" → { name: 'price', mention: 'MaxFlashBot', args: 'eth' }; null when not a command. */
 export function parseCommandLine(text: string): ParsedCommand | null {
-  const match = /^\/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]{1,64}))?(?:\s+([\s\S]*))?$/.exec(text.trim());
+  const match = /^\/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]{1,64}))?(?:\s+([\s\S]*))?$/.exec(text.replace(INVISIBLE, '').trim());
   if (!match) return null;
   return { name: match[1]!.toLowerCase(), args: (match[3] ?? '').trim(), ...(match[2] ? { mention: match[2] } : {}) };
 }

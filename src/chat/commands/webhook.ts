@@ -1,25 +1,10 @@
 import { UserInputError } from '../../errors.js';
 import { msg } from '../../i18n/index.js';
+import { isPrivateHost } from '../../lib/net.js';
 import type { Command, CommandServices } from './types.js';
 
 const EXAMPLE = '/webhook https://example.org/hook';
 const MAX_URL = 500;
-/**
- * Hosts of this machine and of private networks. Any chat user may set a webhook, so on a public bot
- * these would let a stranger make the bot POST into its own network; they are refused unless the
- * operator allows them (WEBHOOK_ALLOW_LOCAL, for self-hosted receivers and tests). A public name that
- * resolves to a private address is not caught here.
- */
-export function isLocalHost(hostname: string): boolean {
-  const h = hostname.toLowerCase().replace(/^\[|\]$/g, '');
-  if (h === 'localhost' || h.endsWith('.localhost') || h.endsWith('.local') || h.endsWith('.internal')) return true;
-  if (h === '::1' || h === '::' || /^f[cd][0-9a-f]{2}:/.test(h) || /^fe80:/.test(h)) return true;
-  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(h);
-  if (!v4) return false;
-  const [a, b] = [Number(v4[1]), Number(v4[2])];
-  return a === 127 || a === 10 || a === 0 || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127);
-}
-
 /** The URL to post to, normalised; throws a UserInputError saying what is wrong. */
 export function validateWebhookUrl(input: string, opts: { allowLocal?: boolean } = {}): string {
   if (input.length > MAX_URL || /\s/.test(input)) throw new UserInputError(msg('webhook.oneUrl', { max: MAX_URL }), EXAMPLE);
@@ -29,7 +14,7 @@ export function validateWebhookUrl(input: string, opts: { allowLocal?: boolean }
   } catch {
     throw new UserInputError(msg('webhook.notUrl', { input: input.slice(0, 60) }), EXAMPLE);
   }
-  const local = isLocalHost(url.hostname);
+  const local = isPrivateHost(url.hostname);
   if (local && !opts.allowLocal) {
     throw new UserInputError(msg('webhook.local'), EXAMPLE);
   }

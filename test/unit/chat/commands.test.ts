@@ -31,6 +31,9 @@ describe('parseCommandLine', () => {
     ['/PRICE@MaxFlashBot  eth ', { name: 'price', args: 'eth', mention: 'MaxFlashBot' }],
     ['/help', { name: 'help', args: '' }],
     ['  /price\nbtc', { name: 'price', args: 'btc' }],
+    // invisible characters pasted along with a pair are dropped
+    ['/price BTC\u200B/USDT', { name: 'price', args: 'BTC/USDT' }],
+    ['\uFEFF/price \u202Aeth\u202C\u0000', { name: 'price', args: 'eth' }],
   ])('%j', (text, expected) => expect(parseCommandLine(text)).toEqual(expected));
 
   it.each(['price btc', '', '/', '//price', 'hello /price'])('%j is not a command', (text) => {

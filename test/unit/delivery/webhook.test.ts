@@ -1,5 +1,7 @@
 import { createHmac } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dispatchCommand } from '../../../src/chat/commands/index.js';
@@ -9,6 +11,7 @@ import { renderReply } from '../../../src/chat/format.js';
 import { loadConfig } from '../../../src/config.js';
 import { classifyWebhookStatus, postWebhook, signWebhookBody } from '../../../src/delivery/webhook.js';
 import { UserInputError } from '../../../src/errors.js';
+import { isPrivateHost } from '../../../src/lib/net.js';
 import { createLogger } from '../../../src/log.js';
 import { MarketHub } from '../../../src/market/hub.js';
 import { MemoryFeed } from '../../helpers/memory-feed.js';
@@ -62,7 +65,7 @@ describe('postWebhook', () => {
   it('posts the body with its signature and delivery id', async () => {
     const { url, got } = await receiver(204);
     const body = '{"kind":"alert"}';
-    await expect(postWebhook({ url, secret: 's3', deliveryId: '17', body })).resolves.toEqual({ ok: true });
+    await expect(postWebhook({ url, secret: 's3', deliveryId: '17', body }, { allowLocal: true })).resolves.toEqual({ ok: true });
     expect(got).toHaveLength(1);
     expect(got[0]!.body).toBe(body);
     expect(got[0]!.headers).toMatchObject({
@@ -74,14 +77,47 @@ describe('postWebhook', () => {
 
   it('retries 5xx, fails 4xx with what the receiver said, retries an unreachable host', async () => {
     const five = await receiver(503, 'busy');
-    await expect(postWebhook({ url: five.url, secret: 's', deliveryId: '1', body: '{}' })).resolves.toEqual({ ok: false, retry: true, error: 'webhook answered HTTP 503: busy' });
+    await expect(postWebhook({ url: five.url, secret: 's', deliveryId: '1', body: '{}' }, { allowLocal: true })).resolves.toEqual({ ok: false, retry: true, error: 'webhook answered HTTP 503: busy', status: 503 });
     await new Promise<void>((r) => server!.close(() => r()));
     const four = await receiver(400, 'bad payload');
-    await expect(postWebhook({ url: four.url, secret: 's', deliveryId: '1', body: '{}' })).resolves.toEqual({ ok: false, retry: false, error: 'webhook answered HTTP 400: bad payload' });
-    const down = await postWebhook({ url: 'http://127.0.0.1:1/hook', secret: 's', deliveryId: '1', body: '{}' }, 2_000);
+    await expect(postWebhook({ url: four.url, secret: 's', deliveryId: '1', body: '{}' }, { allowLocal: true })).resolves.toEqual({ ok: false, retry: false, error: 'webhook answered HTTP 400: bad payload', status: 400 });
+    const down = await postWebhook({ url: 'http://127.0.0.1:1/hook', secret: 's', deliveryId: '1', body: '{}' }, { timeoutMs: 2_000, allowLocal: true });
     expect(down).toMatchObject({ ok: false, retry: true });
     expect(down.ok || down.error).toMatch(/^webhook unreachable: /);
   });
+
+  it('refuses a private address for good unless local receivers are allowed, by literal and by what a name resolves to', async () => {
+    const { url, got } = await receiver(204);
+    const port = new URL(url).port;
+    const literal = await postWebhook({ url, secret: 's', deliveryId: '1', body: '{}' });
+    expect(literal).toEqual({ ok: false, retry: false, error: 'webhook refused: 127.0.0.1 is a local or private-network address' });
+
+    // a name with no telling suffix that resolves to this machine: only the connect-time lookup sees it
+    const name = hostname();
+    const resolved = (await lookup(name, { all: true })).map((a) => a.address);
+    if (!resolved.every(isPrivateHost)) throw new Error(`this test needs ${name} to resolve to a private address; it resolves to ${resolved.join(', ')}`);
+    const byName = await postWebhook({ url: `http://${name}:${port}/hook`, secret: 's', deliveryId: '2', body: '{}' });
+    expect(byName).toMatchObject({ ok: false, retry: false });
+    expect(byName.ok || byName.error).toMatch(new RegExp(`^webhook refused: ${name} resolves to the private address `));
+    expect(got).toHaveLength(0);
+
+    await expect(postWebhook({ url: `http://${name}:${port}/hook`, secret: 's', deliveryId: '3', body: '{}' }, { allowLocal: true })).resolves.toEqual({ ok: true });
+    expect(got.map((g) => g.headers['x-maxflash-delivery'])).toEqual(['3']);
+  });
+
+  it('does not follow a redirect', async () => {
+    const { url, got } = await receiver(302, 'moved');
+    await expect(postWebhook({ url, secret: 's', deliveryId: '1', body: '{}' }, { allowLocal: true })).resolves.toEqual({ ok: false, retry: false, error: 'webhook answered HTTP 302: moved', status: 302 });
+    expect(got).toHaveLength(1);
+  });
+});
+
+describe('isPrivateHost', () => {
+  it.each(['127.0.0.1', '10.1.2.3', '172.16.0.1', '192.168.0.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', '[::1]', 'fd12:3456::1', 'fe80::1', '::ffff:127.0.0.1', '::ffff:10.0.0.1', new URL('http://[::ffff:127.0.0.1]/').hostname, 'localhost', 'db.internal', 'printer.local'])(
+    '%s is private',
+    (host) => expect(isPrivateHost(host)).toBe(true),
+  );
+  it.each(['8.8.8.8', '172.32.0.1', '100.128.0.1', '2606:4700::1111', '::ffff:8.8.8.8', 'example.org', 'localhost.example.org'])('%s is public', (host) => expect(isPrivateHost(host)).toBe(false));
 });
 
 describe('validateWebhookUrl', () => {

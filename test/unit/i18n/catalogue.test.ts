@@ -37,7 +37,8 @@ describe('catalogues', () => {
         continue;
       }
       expect(Object.keys(entry).sort(), key).toEqual([...needed].sort());
-      for (const form of Object.values(entry)) expect(form, key).toMatch(/\{count\}|^[^{]*$/);
+      // "one" may say "a delivery" in English, but every other form shows the number
+      expect(entry.other, key).toContain('{count}');
     }
   });
 

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { MarketHub } from '../../../src/market/hub.js';
 import { Poller } from '../../../src/market/poller.js';
 import { createLogger } from '../../../src/log.js';
@@ -53,6 +53,36 @@ describe('Poller', () => {
     feed.failRest = new Error('ECONNREFUSED');
     await poller.pollOnce();
     expect(hub.status()[0]!.state).toBe('down');
+  });
+
+  it('polls at once when the stream drops, without waiting for the schedule, and not again while it flaps', async () => {
+    let clock = 1_000_000;
+    const feed = new MemoryFeed('binance', new Set(['BTC/USDT']), new Map([['BTC/USDT', 100]]));
+    const hub = new MarketHub({ feeds: [feed], log });
+    // a schedule that never comes during the test: only the drop can cause a request
+    const poller = new Poller({ hub, feeds: [feed], cron: '0 0 1 1 *', log, now: () => clock, dropPollGapMs: 5_000 });
+    hub.subscribe('binance', 'BTC/USDT');
+    const polled: string[] = [];
+    hub.onTick((t) => polled.push(t.source));
+    poller.start();
+    try {
+      feed.setState('connecting'); // first connection: nothing to fall back from yet
+      feed.setState('streaming');
+      feed.setState('connecting'); // the drop
+      await vi.waitFor(() => expect(polled).toEqual(['poll']));
+      expect(feed.restCalls).toBe(1);
+      expect(hub.status()[0]!.state).toBe('polling');
+
+      clock += 1_000;
+      feed.setState('streaming');
+      feed.setState('down'); // a second drop within 5 s: the first poll's prices are still fresh
+      clock += 5_000;
+      feed.setState('streaming');
+      feed.setState('connecting'); // and a third one after the gap
+      await vi.waitFor(() => expect(feed.restCalls).toBe(2));
+    } finally {
+      await poller.stop();
+    }
   });
 
   it('starts and stops its cron schedule', async () => {
