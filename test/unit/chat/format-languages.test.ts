@@ -5,6 +5,7 @@ import type { Reply, RuleView } from '../../../src/chat/commands/types.js';
 import type { AlertPayload } from '../../../src/delivery/notification.js';
 import type { PriceTick } from '../../../src/market/types.js';
 import { msg } from '../../../src/i18n/index.js';
+import { webhookOffNotice } from '../../../src/delivery/webhook.js';
 
 /** The same reply values rendered in English and Russian: wording changes, prices, pairs and commands do not. */
 
@@ -113,5 +114,17 @@ describe('notifications in both languages', () => {
     const move = { watchId: 1, exchange: 'binance', pair: 'BTC/USDT', price: 101_234.5, from: 98_170, since: NOW - 600_000, at: NOW, source: 'stream' as const };
     expect(renderWatchMessage('en', move)).toBe('📈 BTC/USDT +3.12% to 101,234.50 USDT on binance (from 98,170.00 since 13:52 UTC)');
     expect(renderWatchMessage('ru', move)).toBe('📈 BTC/USDT +3.12% до 101,234.50 USDT на binance (от 98,170.00 с 13:52 UTC)');
+  });
+});
+
+describe('the webhook switch-off notice', () => {
+  it.each([
+    [1, '⚠️ Webhook switched off: https://h.example/x failed a delivery.', '⚠️ Вебхук отключён: 1 неудачная доставка подряд на https://h.example/x.'],
+    [3, '⚠️ Webhook switched off: https://h.example/x failed 3 deliveries in a row.', '⚠️ Вебхук отключён: 3 неудачные доставки подряд на https://h.example/x.'],
+    [50, '⚠️ Webhook switched off: https://h.example/x failed 50 deliveries in a row.', '⚠️ Вебхук отключён: 50 неудачных доставок подряд на https://h.example/x.'],
+  ])('after %d failures', (count, en, ru) => {
+    expect(webhookOffNotice('en', 'https://h.example/x', count, 'HTTP 500').split('\n')[0]).toBe(en);
+    const text = webhookOffNotice('ru', 'https://h.example/x', count, 'HTTP 500');
+    expect(text).toBe(`${ru}\nПоследняя ошибка: HTTP 500\nАлерты по-прежнему приходят сюда. Чтобы снова отправлять их туда, пришлите /webhook https://h.example/x (секрет будет новым).`);
   });
 });
