@@ -59,7 +59,7 @@ export const ru = {
   'cmd.timezone.usage': '/timezone [<имя IANA> | UTC]',
   'cmd.timezone.summary': 'показать или задать часовой пояс для времени в алертах (рядом с UTC)',
   'cmd.webhook.usage': '/webhook [<https URL> | off]',
-  'cmd.webhook.summary': 'дополнительно отправлять каждый алерт чата POST-запросом на URL, подписанным JSON',
+  'cmd.webhook.summary': 'также отправлять каждый алерт этого чата POST-запросом на URL (подписанный JSON)',
   'cmd.language.usage': '/language [en | ru]',
   'cmd.language.summary': 'показать или выбрать язык ответов и алертов',
   'cmd.help.usage': '/help [команда]',
@@ -192,7 +192,7 @@ export const ru = {
     many: 'Этот чат уже отслеживает {count} пар — это предел ({max}). Сначала уберите одну через /unwatch.',
     other: 'Этот чат уже отслеживает {count} пары — это предел ({max}). Сначала уберите одну через /unwatch.',
   },
-  'watch.ambiguous': '{pair} отслеживается на {exchanges} и {last}; укажите, на какой бирже перестать.',
+  'watch.ambiguous': '{pair} отслеживается на {exchanges} и {last}; укажите, на какой бирже перестать отслеживать.',
 
   // ---- пары и биржи ----
   'price.whichPair': 'Какая пара? Укажите её после /price.',
@@ -228,7 +228,7 @@ export const ru = {
   'grammar.priceAboveZero': 'Цена должна быть больше нуля.',
   'grammar.grouping': 'Не могу прочитать «{token}»: разделяйте разряды по три цифры (1,000), а дробную часть — точкой (1.5).',
   'grammar.badPrice': 'Не могу прочитать «{token}» как цену; пишите, например, 200, 1.5k или 0.00001234.',
-  'grammar.priceDecimals': 'В {token} больше 18 знаков после точки.',
+  'grammar.priceDecimals': 'В числе {token} больше 18 знаков после точки.',
   'grammar.priceTooLarge': '{token} — слишком большая цена.',
   'grammar.bothWays': '«{word} {token}» указывает в обе стороны; пишите up 5% или down 5%.',
   'grammar.badPercent': 'Не могу прочитать «{token}» как процент; пишите, например, 5% или 2.5%.',
