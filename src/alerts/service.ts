@@ -156,9 +156,16 @@ export class AlertService {
     await prisma.chat.update({ where: { id: row.id }, data: { timezone } });
   }
 
-  /** The language the chat chose with /language; null when it never did. */
+  /**
+   * The language the chat chose with /language; null when it never did. Asked before every reply, so it
+   * also notes a private chat's changed client language (rarely a write): alerts then follow the replies.
+   */
   async language(chat: ChatRef): Promise<string | null> {
-    const row = await this.db().chat.findUnique({ where: { platform_externalId: { platform: chat.platform, externalId: chat.chatId } }, select: { language: true } });
+    const prisma = this.db();
+    const key = { platform_externalId: { platform: chat.platform, externalId: chat.chatId } };
+    const row = await prisma.chat.findUnique({ where: key, select: { id: true, language: true, userLanguage: true } });
+    const hint = chatInput(chat).userLanguage;
+    if (row && hint !== undefined && row.userLanguage !== hint) await prisma.chat.update({ where: { id: row.id }, data: { userLanguage: hint } });
     return row?.language ?? null;
   }
 

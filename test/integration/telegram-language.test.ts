@@ -91,6 +91,14 @@ describe.each(engines)('languages on $name', ({ open }) => {
     expect(await ask(chat, ivan, '/language русский')).toBe('Готово: здесь я буду отвечать по-русски, и алерты тоже.');
     expect(await ask(chat, ivan, '/language klingon')).toBe('Язык «klingon» не поддерживается. Варианты: en (English), ru (русский).\nПример: /language ru');
     expect((await chatRow(chat)).language).toBe('ru');
+
+    // a client switched to English is noted, so a chat that never chose gets English alerts too
+    const petr = speaker(5006, 'Petr', 'ru');
+    const other = privateChat(petr);
+    await ask(other, petr, '/watch BTC');
+    expect(await chatRow(other)).toMatchObject({ language: null, userLanguage: 'ru' });
+    expect(await ask(other, { ...petr, language_code: 'en' }, '/watchlist')).toMatch(/^Watchlist \(1 of 50\)/);
+    expect(await chatRow(other)).toMatchObject({ language: null, userLanguage: 'en' });
   });
 
   it('words a fired alert, its buttons and a watch message in the chat language', async () => {
