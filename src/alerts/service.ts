@@ -1,5 +1,6 @@
 import { Prisma, type PrismaClient, type AlertRule, type Watch } from '../generated/prisma/client.js';
 import { deactivateChat as deactivateChatRow, reactivateChat as reactivateChatRow, upsertChat } from '../db/chats.js';
+import { channelOfRule, findLinkedChannel, linkChannel, listLinkedChannels, unlinkChannel, type LinkedChannelRow } from '../db/channels.js';
 import type { Db } from '../db/types.js';
 import { describeError, UserInputError } from '../errors.js';
 import { sleep } from '../lib/abort.js';
@@ -189,6 +190,53 @@ export class AlertService {
   async removeWebhook(chat: ChatRef): Promise<boolean> {
     const { count } = await this.db().webhook.deleteMany({ where: { chat: { platform: chat.platform, externalId: chat.chatId } } });
     return count > 0;
+  }
+
+  // ── Channels linked from a private chat (/channel); the checks with the platform happen in the command layer ──
+
+  /**
+   * Links a channel the platform confirmed (bot and user are admins) to this private chat. A channel that
+   * had been given up (bot removed) is reachable again, so its paused rules and watches resume first.
+   */
+  async linkChannel(owner: ChatRef, channel: { chatId: string; handle: string }): Promise<{ already: boolean }> {
+    await this.reactivateChat(owner.platform, channel.chatId);
+    const { already } = await this.db().$transaction((tx) =>
+      linkChannel(tx, {
+        owner: { platform: owner.platform, externalId: owner.chatId, kind: owner.kind, ...(owner.title ? { title: owner.title } : {}) },
+        channel: { platform: owner.platform, externalId: channel.chatId, handle: channel.handle },
+        linkedBy: owner.userId ?? owner.chatId,
+      }),
+    );
+    return { already };
+  }
+
+  /** Unlinks; with the last link the channel's rules and watches go too (see unlinkChannel). Null when not linked here. */
+  async unlinkChannel(owner: ChatRef, handle: string): Promise<{ handle: string; remaining: number; alerts: number; watches: number } | null> {
+    const gone = await this.db().$transaction((tx) => unlinkChannel(tx, { platform: owner.platform, externalId: owner.chatId }, handle));
+    if (!gone) return null;
+    for (const r of gone.rules) {
+      this.snoozed.get(r.id)?.cancel();
+      this.snoozed.delete(r.id);
+      this.forget(r.id);
+    }
+    for (const w of gone.watches) this.forget(watchRuleId(w.id));
+    return { handle: gone.channel.title ?? handle, remaining: gone.remaining, alerts: gone.rules.length, watches: gone.watches.length };
+  }
+
+  async channels(owner: ChatRef): Promise<LinkedChannelRow[]> {
+    return listLinkedChannels(this.db(), { platform: owner.platform, externalId: owner.chatId });
+  }
+
+  /** The channel with this @handle that this chat linked: its platform id and handle as stored; null when not linked. */
+  async linkedChannel(owner: ChatRef, handle: string): Promise<{ chatId: string; handle: string } | null> {
+    const row = await findLinkedChannel(this.db(), { platform: owner.platform, externalId: owner.chatId }, handle);
+    return row ? { chatId: row.externalId, handle: row.title ?? handle } : null;
+  }
+
+  /** The linked channel a live rule of another chat belongs to, so /delete <id> works from the private chat. */
+  async channelOfRule(owner: ChatRef, ruleId: number): Promise<{ chatId: string; handle: string } | null> {
+    const row = await channelOfRule(this.db(), { platform: owner.platform, externalId: owner.chatId }, ruleId);
+    return row ? { chatId: row.externalId, handle: row.title ?? row.externalId } : null;
   }
 
   async list(chat: ChatRef): Promise<AlertRule[]> {
