@@ -51,8 +51,8 @@ export const alerts: Command = {
   examples: ['/alerts', '/alerts to @yourchannel'],
   async run(ctx) {
     const alerts = alertsOf(ctx.services);
-    const { chat, rest, channel } = await resolveTarget(ctx, '/alerts');
-    if (rest !== '') throw new UserInputError('/alerts takes nothing, or "to @channel".', '/alerts');
+    // anything else typed after /alerts is ignored, as it always was
+    const { chat, channel } = await resolveTarget(ctx, '/alerts');
     const rules = await alerts.list(chat);
     return { kind: 'alert_list', rules: rules.map(toRuleView), max: ctx.services.config.maxRulesPerChat, ...(channel ? { channel } : {}) };
   },

@@ -133,8 +133,8 @@ export const watchlist: Command = {
   async run(ctx) {
     const { services } = ctx;
     const alerts = watchesOf(services);
-    const { chat, rest, channel } = await resolveTarget(ctx, '/watchlist');
-    if (rest !== '') throw new UserInputError('/watchlist takes nothing, or "to @channel".', '/watchlist');
+    // anything else typed after /watchlist is ignored, as it always was
+    const { chat, channel } = await resolveTarget(ctx, '/watchlist');
     const rows = await alerts.watchlist(chat);
     const entries = await Promise.all(rows.map((w) => entryFor(services, w)));
     return { kind: 'watchlist', entries, max: alerts.maxWatchesPerChat, now: services.now(), ...(channel ? { channel } : {}) };
