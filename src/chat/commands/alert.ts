@@ -66,13 +66,12 @@ export const del: Command = {
   summary: 'delete an alert by its id (see /alerts), or all of them',
   examples: ['/delete 12', '/delete all', '/delete all to @yourchannel'],
   async run(ctx) {
-    const alerts = alertsOf(ctx.services);
-    const target = await resolveTarget(ctx, '/delete all');
-    const { rest } = target;
+    const { rest, target } = takeTarget(ctx.args, '/delete all');
     const arg = rest.replace(/^#/, '').toLowerCase();
     if (arg === '') throw new UserInputError('Which alert? Give its id from /alerts, or "all".', '/delete 12');
     if (arg !== 'all' && !/^\d{1,9}$/.test(arg)) throw new UserInputError(`"${rest.slice(0, 20)}" is not an alert id. Ids are numbers, shown by /alerts.`, '/delete 12');
-    let { chat, channel } = target;
+    const alerts = alertsOf(ctx.services);
+    let { chat, channel } = target ? await resolveTarget(ctx, '/delete all') : { chat: ctx.chat, channel: undefined as string | undefined };
     let deleted = await alerts.delete(chat, arg === 'all' ? 'all' : Number(arg));
     if (arg !== 'all' && deleted.length === 0 && !channel) {
       // an alert of a channel this private chat links is deleted from here too, its rights checked as for "to @name"
