@@ -1,6 +1,6 @@
 import type { PriceTick } from '../market/types.js';
 import type { AlertPayload } from '../delivery/notification.js';
-import type { ButtonOutcome, CommandInfo, ManagedSubject, Reply, RuleView, WatchEntry, WatchMove } from './commands/types.js';
+import type { ButtonOutcome, ChannelView, CommandInfo, ManagedSubject, Reply, RuleView, WatchEntry, WatchMove } from './commands/types.js';
 import type { RuleSpec } from '../alerts/types.js';
 import { formatDuration } from '../alerts/numbers.js';
 
@@ -73,20 +73,39 @@ export function renderReply(reply: Reply): string | null {
     case 'not_a_command':
       return 'Commands start with a slash, e.g. /price BTC/USDT. Type /help for the list.';
     case 'alert_created':
-      return renderCreated(reply.rule, reply.spec, reply.tick, reply.holdsNow);
+      return renderCreated(reply.rule, reply.spec, reply.tick, reply.holdsNow, reply.channel);
     case 'alert_list':
+      if (reply.channel) {
+        return reply.rules.length === 0
+          ? `No active alerts for ${reply.channel}. Set one with /alert BTC/USDT > 100000 to ${reply.channel}`
+          : [`Alerts posted to ${reply.channel} (${reply.rules.length} of ${reply.max}):`, ...reply.rules.map(ruleLine), '', 'Delete one with /delete <id>.'].join('\n');
+      }
       return reply.rules.length === 0
         ? 'No active alerts in this chat. Set one with /alert BTC/USDT > 100000'
         : [`Alerts in this chat (${reply.rules.length} of ${reply.max}):`, ...reply.rules.map(ruleLine), '', 'Delete one with /delete <id>.'].join('\n');
     case 'alerts_deleted':
-      if (reply.rules.length === 0) return 'There were no alerts to delete.';
-      return reply.all ? `Deleted all ${reply.rules.length} alerts of this chat.` : `Deleted alert #${reply.rules[0]!.id}: ${reply.rules[0]!.condition}.`;
+      if (reply.rules.length === 0) return reply.channel ? `${reply.channel} had no alerts to delete.` : 'There were no alerts to delete.';
+      if (reply.all) return `Deleted all ${reply.rules.length} alerts of ${reply.channel ?? 'this chat'}.`;
+      return `Deleted alert #${reply.rules[0]!.id}${reply.channel ? ` of ${reply.channel}` : ''}: ${reply.rules[0]!.condition}.`;
     case 'watch_added':
       return renderWatchAdded(reply);
     case 'watch_removed':
-      return `Stopped watching ${reply.watch.pair} on ${reply.watch.exchange}.`;
+      return `Stopped watching ${reply.watch.pair} on ${reply.watch.exchange}${reply.channel ? ` for ${reply.channel}` : ''}.`;
     case 'watchlist':
-      return renderWatchlist(reply.entries, reply.max, reply.now);
+      return renderWatchlist(reply.entries, reply.max, reply.now, reply.channel);
+    case 'channel_linked':
+      return [
+        reply.already ? `${reply.channel} was linked already; you and I are still its admins.` : `✅ ${reply.channel} is linked. You and I are its admins, so I can post there for you.`,
+        `Post alerts there with /alert SOL/USDT > 200 to ${reply.channel}, or /watch BTC/USDT to ${reply.channel}. /alerts to ${reply.channel} lists them.`,
+      ].join('\n');
+    case 'channel_list':
+      return renderChannels(reply.channels);
+    case 'channel_unlinked': {
+      const d = reply.deleted;
+      if (!d) return `Unlinked ${reply.channel}. Its alerts and watches stay: another chat still has it linked.`;
+      if (d.alerts === 0 && d.watches === 0) return `Unlinked ${reply.channel}.`;
+      return `Unlinked ${reply.channel}. No chat links it any more, so its ${count(d.alerts, 'alert')} and ${count(d.watches, 'watch', 'watches')} were deleted.`;
+    }
     case 'admins_only':
       return adminsOnly(reply.subject);
     case 'timezone':
@@ -117,8 +136,22 @@ export function localTime(at: number, timeZone: string): string {
   return `${get('year')}-${get('month')}-${get('day')} ${get('hour')}:${get('minute')}`;
 }
 
-function adminsOnly(subject: ManagedSubject): string {
-  return `Only this group's admins can change its ${subject}.`;
+function adminsOnly(subject: ManagedSubject, where: 'group' | 'channel' = 'group'): string {
+  return `Only this ${where}'s admins can change its ${subject}.`;
+}
+
+function count(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+function renderChannels(channels: readonly ChannelView[]): string {
+  if (channels.length === 0) return 'No channels linked. Make me an admin of your channel (with "Post messages"), then send /channel add @yourchannel.';
+  return [
+    'Linked channels:',
+    ...channels.map((c) => `${c.handle}: ${count(c.alerts, 'alert')}, ${count(c.watches, 'watch', 'watches')}`),
+    '',
+    'Post to one with /alert … to @channel or /watch … to @channel; /channel remove @channel unlinks it.',
+  ].join('\n');
 }
 
 /** The short notice a button press answers with (a Telegram toast holds 200 characters); undefined for none. */
@@ -135,7 +168,7 @@ export function renderButtonOutcome(o: ButtonOutcome): string | undefined {
     case 'gone':
       return 'This alert no longer exists.';
     case 'admins_only':
-      return adminsOnly(o.subject);
+      return adminsOnly(o.subject, o.where);
     case 'error':
       return o.message;
     case 'unknown':
@@ -180,12 +213,14 @@ function distance(spec: RuleSpec, price: number): string | undefined {
   return `${pct.toFixed(pct < 0.1 ? 3 : 2)}% ${price < level ? 'below' : 'above'} the level`;
 }
 
-function renderCreated(rule: RuleView, spec: RuleSpec, tick: PriceTick, holdsNow: boolean): string {
+function renderCreated(rule: RuleView, spec: RuleSpec, tick: PriceTick, holdsNow: boolean, channel?: string): string {
   const quote = tick.pair.split('/')[1] ?? '';
   const away = distance(spec, tick.last);
   const lines = [`✅ Alert #${rule.id}: ${rule.condition} (${rule.exchange})`, `Now ${formatPrice(tick.last)} ${quote}${away ? `, ${away}` : ''}.`];
   if (holdsNow) lines.push('The condition already holds, so it fires with the next price.');
-  lines.push(rule.repeatEverySec !== undefined ? `Repeats at most every ${formatDuration(rule.repeatEverySec)}, after the price moves back.` : 'Fires once. /alerts lists it, /delete ' + rule.id + ' removes it.');
+  const list = channel ? `/alerts to ${channel}` : '/alerts';
+  lines.push(rule.repeatEverySec !== undefined ? `Repeats at most every ${formatDuration(rule.repeatEverySec)}, after the price moves back.` : `Fires once. ${list} lists it, /delete ${rule.id} removes it.`);
+  if (channel) lines.push(`Posts to ${channel}.`);
   return lines.join('\n');
 }
 
@@ -209,6 +244,10 @@ function renderWatchAdded(r: Extract<Reply, { kind: 'watch_added' }>): string {
   const { watch: w, tick } = r;
   const quote = w.pair.split('/')[1] ?? '';
   const now = `Now ${formatPrice(tick.last)} ${quote}`;
+  if (r.channel) {
+    const lead = r.updated ? `${w.pair} on ${w.exchange} is watched for ${r.channel} at ${w.movePct}%` : `👀 Watching ${w.pair} on ${w.exchange} for ${r.channel}: a message there each time it moves ${w.movePct}% either way`;
+    return [`${lead}.`, `${now}. /watchlist to ${r.channel} shows its pairs, /unwatch ${w.pair} to ${r.channel} stops this one.`].join('\n');
+  }
   if (!r.updated) {
     return [
       `👀 Watching ${w.pair} on ${w.exchange}: a message each time it moves ${w.movePct}% either way.`,
@@ -238,10 +277,12 @@ function watchLine(e: WatchEntry, now: number): string {
   return `${head} ${formatPrice(t.last)} ${quote}${change} · ${source}${age} · ${threshold}`;
 }
 
-function renderWatchlist(entries: readonly WatchEntry[], max: number, now: number): string {
-  if (entries.length === 0) return "Nothing on this chat's watchlist yet. Try /watch BTC/USDT for a message after every 3% move.";
+function renderWatchlist(entries: readonly WatchEntry[], max: number, now: number, channel?: string): string {
+  if (entries.length === 0) {
+    return channel ? `Nothing on ${channel}'s watchlist yet. Try /watch BTC/USDT to ${channel}.` : "Nothing on this chat's watchlist yet. Try /watch BTC/USDT for a message after every 3% move.";
+  }
   return [
-    `Watchlist (${entries.length} of ${max}); a message after each move of ± the threshold:`,
+    `${channel ? `Watchlist of ${channel}` : 'Watchlist'} (${entries.length} of ${max}); a message after each move of ± the threshold:`,
     ...entries.map((e) => watchLine(e, now)),
     '',
     'Change a threshold with /watch <pair> <percent>, remove one with /unwatch <pair>.',

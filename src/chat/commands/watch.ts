@@ -5,6 +5,7 @@ import { compareDecimal, decimalPlaces, readDecimal } from '../../alerts/numbers
 import { normalisePair } from '../../market/symbols.js';
 import { takeExchange, alertsReady } from './options.js';
 import type { Command, CommandServices, WatchEntry, WatchView } from './types.js';
+import { resolveTarget, takeTarget } from './channel.js';
 
 const MIN_PCT = '0.1';
 const MAX_PCT = '50';
@@ -84,17 +85,20 @@ export function toWatchView(w: Watch): WatchView {
 export const watch: Command = {
   name: 'watch',
   mutates: 'watchlist',
-  usage: '/watch <pair> [percent] [on <exchange>]',
+  usage: '/watch <pair> [percent] [on <exchange>] [to @channel]',
   summary: 'a message each time a pair moves the percent (default 3%) either way',
-  examples: ['/watch BTC/USDT', '/watch ETH 5%', '/watch SOL/USDT 2.5% on okx'],
-  async run({ chat, args, services }) {
-    const parsed = parseWatchArgs(args, services.config, 'watch');
+  examples: ['/watch BTC/USDT', '/watch ETH 5%', '/watch SOL/USDT 2.5% on okx', '/watch BTC/USDT to @yourchannel'],
+  async run(ctx) {
+    const { services } = ctx;
+    const { rest, target } = takeTarget(ctx.args, '/watch BTC/USDT');
+    const parsed = parseWatchArgs(rest, services.config, 'watch');
     const alerts = watchesOf(services);
+    const { chat, channel } = target ? await resolveTarget(ctx, '/watch BTC/USDT') : { chat: ctx.chat, channel: undefined };
     const { exchange, pair, movePct } = parsed;
     const r = await alerts.watch(chat, { exchange, pair, ...(movePct !== undefined ? { movePct } : {}) });
     return {
       kind: 'watch_added', watch: toWatchView(r.watch), tick: r.tick, updated: r.updated, count: r.count, max: alerts.maxWatchesPerChat,
-      ...(r.previousPct !== undefined ? { previousPct: r.previousPct } : {}),
+      ...(r.previousPct !== undefined ? { previousPct: r.previousPct } : {}), ...(channel ? { channel } : {}),
     };
   },
 };
@@ -102,28 +106,38 @@ export const watch: Command = {
 export const unwatch: Command = {
   name: 'unwatch',
   mutates: 'watchlist',
-  usage: '/unwatch <pair> [on <exchange>]',
+  usage: '/unwatch <pair> [on <exchange>] [to @channel]',
   summary: 'remove a pair from the watchlist',
-  examples: ['/unwatch BTC/USDT', '/unwatch SOL on okx'],
-  async run({ chat, args, services }) {
-    const { pair, exchange, exchangeGiven } = parseWatchArgs(args, services.config, 'unwatch');
-    const gone = await watchesOf(services).unwatch(chat, pair, exchangeGiven ? exchange : undefined);
-    if (!gone) throw new UserInputError(`${pair}${exchangeGiven ? ` on ${exchange}` : ''} isn't on this chat's watchlist. /watchlist shows what is.`, '/watchlist');
-    return { kind: 'watch_removed', watch: toWatchView(gone) };
+  examples: ['/unwatch BTC/USDT', '/unwatch SOL on okx', '/unwatch BTC/USDT to @yourchannel'],
+  async run(ctx) {
+    const { services } = ctx;
+    const { rest, target } = takeTarget(ctx.args, '/unwatch BTC/USDT');
+    const { pair, exchange, exchangeGiven } = parseWatchArgs(rest, services.config, 'unwatch');
+    const alerts = watchesOf(services);
+    const { chat, channel } = target ? await resolveTarget(ctx, '/unwatch BTC/USDT') : { chat: ctx.chat, channel: undefined };
+    const gone = await alerts.unwatch(chat, pair, exchangeGiven ? exchange : undefined);
+    if (!gone) {
+      const where = channel ? `${channel}'s watchlist. /watchlist to ${channel}` : "this chat's watchlist. /watchlist";
+      throw new UserInputError(`${pair}${exchangeGiven ? ` on ${exchange}` : ''} isn't on ${where} shows what is.`, channel ? `/watchlist to ${channel}` : '/watchlist');
+    }
+    return { kind: 'watch_removed', watch: toWatchView(gone), ...(channel ? { channel } : {}) };
   },
 };
 
 export const watchlist: Command = {
   name: 'watchlist',
   aliases: ['watches'],
-  usage: '/watchlist',
+  usage: '/watchlist [to @channel]',
   summary: 'live price, 24 h change and source of every watched pair',
-  examples: ['/watchlist'],
-  async run({ chat, services }) {
+  examples: ['/watchlist', '/watchlist to @yourchannel'],
+  async run(ctx) {
+    const { services } = ctx;
     const alerts = watchesOf(services);
+    // anything else typed after /watchlist is ignored, as it always was
+    const { chat, channel } = await resolveTarget(ctx, '/watchlist');
     const rows = await alerts.watchlist(chat);
     const entries = await Promise.all(rows.map((w) => entryFor(services, w)));
-    return { kind: 'watchlist', entries, max: alerts.maxWatchesPerChat, now: services.now() };
+    return { kind: 'watchlist', entries, max: alerts.maxWatchesPerChat, now: services.now(), ...(channel ? { channel } : {}) };
   },
 };
 
