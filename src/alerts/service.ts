@@ -1,5 +1,6 @@
 import { Prisma, type PrismaClient, type AlertRule, type Watch } from '../generated/prisma/client.js';
 import { deactivateChat as deactivateChatRow, reactivateChat as reactivateChatRow, upsertChat, type ChatRefInput } from '../db/chats.js';
+import { channelOfRule, findLinkedChannel, linkChannel, listLinkedChannels, unlinkChannel, type LinkedChannelRow } from '../db/channels.js';
 import type { Db } from '../db/types.js';
 import { describeError, UserInputError } from '../errors.js';
 import { msg, resolveLanguage, type Lang } from '../i18n/index.js';
@@ -16,7 +17,7 @@ import type { AlertPayload, NewNotification } from '../delivery/notification.js'
 import { AlertEngine } from './engine.js';
 import { describeCondition } from './grammar.js';
 import {
-  columnsToCondition, createRule, deleteAllChatRules, deleteChatRule, listChatRules, loadActiveRules, markRulesExpired, recordFiring,
+  columnsToCondition, createRule, deleteAllChatRules, deleteChatRule, listChatRules, loadActiveRules, loadSnoozedRules, markRulesExpired, recordFiring,
   rowToEngineRule, saveRuleStates,
 } from './store.js';
 import type { EngineRule, Firing, RuleRuntimeState, RuleSpec } from './types.js';
@@ -34,6 +35,15 @@ export interface AlertServiceOptions {
   onEnqueued?: () => void;
   engine?: AlertEngine;
   maxWatchesPerChat?: number;
+  /** schedules the end of a snooze (default: an unref'd setTimeout); tests end one without waiting */
+  setTimer?: (fire: () => void, ms: number) => { cancel(): void };
+}
+
+function realTimer(fire: () => void, ms: number): { cancel(): void } {
+  // a snooze is capped at a week (buttons.ts), far below setTimeout's 2^31-1 ms limit
+  const timer = setTimeout(fire, Math.max(0, ms));
+  timer.unref();
+  return { cancel: () => clearTimeout(timer) };
 }
 
 export interface CreatedRule {
@@ -98,7 +108,8 @@ export class AlertService {
   private readonly unreferenced = new Set<number>();
   readonly maxWatchesPerChat: number;
   /** rules out of the engine until their timer puts them back (see snooze) */
-  private readonly snoozed = new Map<number, NodeJS.Timeout>();
+  private readonly snoozed = new Map<number, { cancel(): void }>();
+  private readonly setTimer: NonNullable<AlertServiceOptions['setTimer']>;
   private writes: Promise<void> = Promise.resolve();
   private unsubscribe: (() => void) | undefined;
   private stopped = false;
@@ -108,6 +119,7 @@ export class AlertService {
     this.log = opts.log.child({ mod: 'alerts' });
     this.now = opts.now ?? Date.now;
     this.maxWatchesPerChat = opts.maxWatchesPerChat ?? MAX_WATCHES_PER_CHAT;
+    this.setTimer = opts.setTimer ?? realTimer;
   }
 
   /** Loads every active rule into the engine and starts evaluating ticks. */
@@ -116,15 +128,19 @@ export class AlertService {
     const started = this.now();
     const rules = await loadActiveRules(prisma, new Date(this.now()));
     for (const rule of rules) this.run(rule);
+    const snoozes = await loadSnoozedRules(prisma, new Date(started));
+    for (const { id, until } of snoozes) this.endSnoozeIn(id, until.getTime() - started);
     const watches = await loadWatches(prisma);
     for (const { row, rule } of watches) this.runWatch(row, rule);
     this.unsubscribe = this.opts.hub.onTick((tick) => this.onTick(tick));
-    this.log.info({ rules: rules.length, watches: watches.length, ms: this.now() - started }, 'alert rules loaded');
+    this.log.info({ rules: rules.length, snoozed: snoozes.length, watches: watches.length, ms: this.now() - started }, 'alert rules loaded');
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     this.unsubscribe?.();
+    for (const timer of this.snoozed.values()) timer.cancel();
+    this.snoozed.clear();
     await this.writes;
     const dirty = this.engine.takeDirtyStates();
     // a watch's only lasting state is its reference, written with each message; re-arming is not worth a write
@@ -201,6 +217,53 @@ export class AlertService {
     return count > 0;
   }
 
+  // ── Channels linked from a private chat (/channel); the checks with the platform happen in the command layer ──
+
+  /**
+   * Links a channel the platform confirmed (bot and user are admins) to this private chat. A channel that
+   * had been given up (bot removed) is reachable again, so its paused rules and watches resume first.
+   */
+  async linkChannel(owner: ChatRef, channel: { chatId: string; handle: string }): Promise<{ already: boolean }> {
+    await this.reactivateChat(owner.platform, channel.chatId);
+    const { already } = await this.db().$transaction((tx) =>
+      linkChannel(tx, {
+        owner: { platform: owner.platform, externalId: owner.chatId, kind: owner.kind, ...(owner.title ? { title: owner.title } : {}) },
+        channel: { platform: owner.platform, externalId: channel.chatId, handle: channel.handle },
+        linkedBy: owner.userId ?? owner.chatId,
+      }),
+    );
+    return { already };
+  }
+
+  /** Unlinks; with the last link the channel's rules and watches go too (see unlinkChannel). Null when not linked here. */
+  async unlinkChannel(owner: ChatRef, handle: string): Promise<{ handle: string; remaining: number; alerts: number; watches: number } | null> {
+    const gone = await this.db().$transaction((tx) => unlinkChannel(tx, { platform: owner.platform, externalId: owner.chatId }, handle));
+    if (!gone) return null;
+    for (const r of gone.rules) {
+      this.snoozed.get(r.id)?.cancel();
+      this.snoozed.delete(r.id);
+      this.forget(r.id);
+    }
+    for (const w of gone.watches) this.forget(watchRuleId(w.id));
+    return { handle: gone.channel.title ?? handle, remaining: gone.remaining, alerts: gone.rules.length, watches: gone.watches.length };
+  }
+
+  async channels(owner: ChatRef): Promise<LinkedChannelRow[]> {
+    return listLinkedChannels(this.db(), { platform: owner.platform, externalId: owner.chatId });
+  }
+
+  /** The channel with this @handle that this chat linked: its platform id and handle as stored; null when not linked. */
+  async linkedChannel(owner: ChatRef, handle: string): Promise<{ chatId: string; handle: string } | null> {
+    const row = await findLinkedChannel(this.db(), { platform: owner.platform, externalId: owner.chatId }, handle);
+    return row ? { chatId: row.externalId, handle: row.title ?? handle } : null;
+  }
+
+  /** The linked channel a live rule of another chat belongs to, so /delete <id> works from the private chat. */
+  async channelOfRule(owner: ChatRef, ruleId: number): Promise<{ chatId: string; handle: string } | null> {
+    const row = await channelOfRule(this.db(), { platform: owner.platform, externalId: owner.chatId }, ruleId);
+    return row ? { chatId: row.externalId, handle: row.title ?? row.externalId } : null;
+  }
+
   async list(chat: ChatRef): Promise<AlertRule[]> {
     const prisma = this.db();
     const row = await prisma.chat.findUnique({ where: { platform_externalId: { platform: chat.platform, externalId: chat.chatId } } });
@@ -240,7 +303,13 @@ export class AlertService {
     const back = await prisma.$transaction((tx) => reactivateChatRow(tx, { platform, externalId }, new Date(this.now())));
     if (!back) return null;
     // a rule snoozed before the chat went away comes back when its snooze ends, not now
-    for (const rule of back.resumed) if (!this.snoozed.has(rule.id)) this.run(rowToEngineRule(rule));
+    const now = this.now();
+    for (const rule of back.resumed) {
+      if (this.snoozed.has(rule.id)) continue;
+      // paused at start-up, so no timer was set for its snooze then
+      if (rule.snoozedUntil && rule.snoozedUntil.getTime() > now) this.endSnoozeIn(rule.id, rule.snoozedUntil.getTime() - now);
+      else this.run(rowToEngineRule(rule));
+    }
     if (back.wasInactive) {
       for (const w of await listWatches(prisma, back.chat.id)) if (!this.watchMeta.has(watchRuleId(w.id))) this.runWatch(w, watchToEngineRule(w));
     }
@@ -260,8 +329,9 @@ export class AlertService {
     if (rule.state !== 'fired') {
       const timer = this.snoozed.get(id);
       if (!timer || rule.state !== 'active') return { rule, already: true, holdsNow: false };
-      clearTimeout(timer);
+      timer.cancel();
       this.snoozed.delete(id);
+      await this.db().alertRule.updateMany({ where: { id }, data: { snoozedUntil: null } });
       this.run(rowToEngineRule(rule));
       return { rule, already: false, holdsNow: false };
     }
@@ -279,8 +349,8 @@ export class AlertService {
   /**
    * Keeps a rule quiet for `seconds`: out of the engine now, back when the time is up. A one-shot rule
    * that fired comes back re-armed, measured from the price then, so on its message "snooze" means
-   * "remind me again later". The row says active throughout and only the timer is in memory, so a restart
-   * ends a snooze early instead of leaving the rule off: an early alert beats a lost one.
+   * "remind me again later". The row says active throughout, with snoozed_until set, so a restart keeps
+   * the rule out for what is left of the snooze (see start) instead of firing it early.
    */
   async snooze(chat: ChatRef, id: number, seconds: number): Promise<SnoozedRule | null> {
     const found = await this.ruleOfChat(chat, id);
@@ -293,19 +363,26 @@ export class AlertService {
       await saveRuleStates(this.db(), new Map([[id, running.state]]));
       this.forget(id);
     }
-    clearTimeout(this.snoozed.get(id));
-    const timer = setTimeout(() => {
+    const until = new Date(this.now() + seconds * 1000);
+    await this.db().alertRule.updateMany({ where: { id, state: 'active' }, data: { snoozedUntil: until } });
+    this.endSnoozeIn(id, seconds * 1000);
+    return { rule, until };
+  }
+
+  /** Sets (or replaces) the timer that puts a snoozed rule back into the engine. */
+  private endSnoozeIn(id: number, ms: number): void {
+    this.snoozed.get(id)?.cancel();
+    const timer = this.setTimer(() => {
+      if (this.snoozed.get(id) !== timer) return; // replaced or cancelled meanwhile
       this.snoozed.delete(id);
       if (!this.stopped) this.endSnooze(id).catch((err: unknown) => this.log.warn({ ruleId: id, err: describeError(err) }, 'could not end a snooze'));
-    }, seconds * 1000);
-    timer.unref();
+    }, ms);
     this.snoozed.set(id, timer);
-    return { rule, until: new Date(this.now() + seconds * 1000) };
   }
 
   /** Back into the engine from its row, unless it was deleted, paused with its chat, or expired meanwhile. */
   private async endSnooze(id: number): Promise<void> {
-    const row = await this.db().alertRule.findUnique({ where: { id } });
+    const [row] = await this.db().alertRule.updateManyAndReturn({ where: { id }, data: { snoozedUntil: null } });
     if (row?.state !== 'active') return;
     if (row.expiresAt && row.expiresAt.getTime() <= this.now()) return void (await markRulesExpired(this.db(), [id]));
     this.run(rowToEngineRule(row));
@@ -337,7 +414,7 @@ export class AlertService {
     const [revived] = await prisma.alertRule.updateManyAndReturn({
       where: { id: rule.id, state: 'fired' },
       data: {
-        state: 'active', armed: true, wentBack: false, side: fresh.side ?? null,
+        state: 'active', armed: true, wentBack: false, side: fresh.side ?? null, snoozedUntil: null,
         referencePrice: fresh.referencePrice === undefined ? null : new Prisma.Decimal(fresh.referencePrice.toString()),
       },
     });

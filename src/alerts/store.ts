@@ -167,7 +167,7 @@ export async function deleteAllChatRules(db: Db, chatId: number): Promise<AlertR
 }
 
 /**
- * Every active rule that has not expired, paged by id so a million rules load in bounded memory chunks
+ * Every active rule that has not expired and is not snoozed (see loadSnoozedRules), paged by id so a million rules load in bounded memory chunks
  * rather than one giant result set.
  */
 export async function loadActiveRules(db: Db, now: Date, pageSize = 50_000): Promise<EngineRule[]> {
@@ -182,12 +182,23 @@ export async function loadActiveRules(db: Db, now: Date, pageSize = 50_000): Pro
              last_fired_at AS "lastFiredAt", fire_count AS "fireCount"
         FROM alert_rules
        WHERE state = 'active' AND id > ${after} AND (expires_at IS NULL OR expires_at > ${now})
+         AND (snoozed_until IS NULL OR snoozed_until <= ${now})
        ORDER BY id
        LIMIT ${pageSize}`;
     for (const row of page) rules.push(rowToEngineRule(row));
     if (page.length < pageSize) return rules;
     after = page[page.length - 1]!.id;
   }
+}
+
+/**
+ * Active rules whose snooze is still running at `now`: they stay out of the engine until it ends. A
+ * snooze that ran out while the bot was down is forgotten here, so its rule loads as any other.
+ */
+export async function loadSnoozedRules(db: Db, now: Date): Promise<Array<{ id: number; until: Date }>> {
+  await db.alertRule.updateMany({ where: { snoozedUntil: { lte: now } }, data: { snoozedUntil: null } });
+  const rows = await db.alertRule.findMany({ where: { state: 'active', snoozedUntil: { gt: now } }, select: { id: true, snoozedUntil: true }, orderBy: { id: 'asc' } });
+  return rows.flatMap((r) => (r.snoozedUntil ? [{ id: r.id, until: r.snoozedUntil }] : []));
 }
 
 /** Persists runtime state that changed without a firing (side seen, reference taken, went back). */

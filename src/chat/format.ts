@@ -1,9 +1,9 @@
 import type { PriceTick } from '../market/types.js';
 import type { AlertPayload } from '../delivery/notification.js';
-import type { ButtonOutcome, CommandInfo, ManagedSubject, Reply, RuleView, WatchEntry, WatchMove } from './commands/types.js';
+import type { ButtonOutcome, ChannelView, CommandInfo, Reply, RuleView, WatchEntry, WatchMove } from './commands/types.js';
 import type { RuleCondition, RuleSpec } from '../alerts/types.js';
 import { groupDigits } from '../alerts/numbers.js';
-import { formatDurationIn, render, t, type Lang, type MessageKey } from '../i18n/index.js';
+import { formatDurationIn, msg, render, t, type Lang, type MessageKey } from '../i18n/index.js';
 
 /**
  * Reply values → text in one language. Every word comes from the catalogues (src/i18n); prices, pairs,
@@ -82,20 +82,43 @@ export function renderReply(reply: Reply, lang: Lang): string | null {
     case 'not_a_command':
       return t(lang, 'reply.notACommand');
     case 'alert_created':
-      return renderCreated(lang, reply.rule, reply.spec, reply.tick, reply.holdsNow);
+      return renderCreated(lang, reply.rule, reply.spec, reply.tick, reply.holdsNow, reply.channel);
     case 'alert_list':
+      if (reply.channel) {
+        const channel = reply.channel;
+        return reply.rules.length === 0
+          ? t(lang, 'alerts.noneChannel', { channel })
+          : [t(lang, 'alerts.headerChannel', { channel, count: reply.rules.length, max: reply.max }), ...reply.rules.map((r) => ruleLine(lang, r)), '', t(lang, 'alerts.footer')].join('\n');
+      }
       return reply.rules.length === 0
         ? t(lang, 'alerts.none')
         : [t(lang, 'alerts.header', { count: reply.rules.length, max: reply.max }), ...reply.rules.map((r) => ruleLine(lang, r)), '', t(lang, 'alerts.footer')].join('\n');
     case 'alerts_deleted':
+      if (reply.channel) {
+        const channel = reply.channel;
+        if (reply.rules.length === 0) return t(lang, 'alerts.deletedNoneChannel', { channel });
+        return reply.all ? t(lang, 'alerts.deletedAllChannel', { channel, count: reply.rules.length }) : deletedOne(lang, reply.rules[0]!, channel);
+      }
       if (reply.rules.length === 0) return t(lang, 'alerts.deletedNone');
       return reply.all ? t(lang, 'alerts.deletedAll', { count: reply.rules.length }) : deletedOne(lang, reply.rules[0]!);
     case 'watch_added':
       return renderWatchAdded(lang, reply);
     case 'watch_removed':
-      return t(lang, 'watch.removed', { pair: reply.watch.pair, exchange: reply.watch.exchange });
+      return reply.channel
+        ? t(lang, 'watch.removedChannel', { pair: reply.watch.pair, exchange: reply.watch.exchange, channel: reply.channel })
+        : t(lang, 'watch.removed', { pair: reply.watch.pair, exchange: reply.watch.exchange });
     case 'watchlist':
-      return renderWatchlist(lang, reply.entries, reply.max, reply.now);
+      return renderWatchlist(lang, reply.entries, reply.max, reply.now, reply.channel);
+    case 'channel_linked':
+      return [t(lang, reply.already ? 'channel.linkedAlready' : 'channel.linked', { channel: reply.channel }), t(lang, 'channel.linkedHowTo', { channel: reply.channel })].join('\n');
+    case 'channel_list':
+      return renderChannels(lang, reply.channels);
+    case 'channel_unlinked': {
+      const d = reply.deleted;
+      if (!d) return t(lang, 'channel.unlinkedKept', { channel: reply.channel });
+      if (d.alerts === 0 && d.watches === 0) return t(lang, 'channel.unlinked', { channel: reply.channel });
+      return t(lang, 'channel.unlinkedDeleted', { channel: reply.channel, alerts: msg('count.alerts', { count: d.alerts }), watches: msg('count.watches', { count: d.watches }) });
+    }
     case 'admins_only':
       return t(lang, `admins.${reply.subject}`);
     case 'timezone':
@@ -147,8 +170,15 @@ export function describeConditionIn(lang: Lang, c: RuleCondition, pair: string):
   }
 }
 
-function deletedOne(lang: Lang, rule: RuleView): string {
-  return t(lang, 'alerts.deletedOne', { id: rule.id, condition: describeConditionIn(lang, rule.condition, rule.pair) });
+function deletedOne(lang: Lang, rule: RuleView, channel?: string): string {
+  const condition = describeConditionIn(lang, rule.condition, rule.pair);
+  return channel ? t(lang, 'alerts.deletedOneChannel', { id: rule.id, channel, condition }) : t(lang, 'alerts.deletedOne', { id: rule.id, condition });
+}
+
+function renderChannels(lang: Lang, channels: readonly ChannelView[]): string {
+  if (channels.length === 0) return t(lang, 'channel.none');
+  const line = (c: ChannelView): string => t(lang, 'channel.listLine', { channel: c.handle, alerts: msg('count.alerts', { count: c.alerts }), watches: msg('count.watches', { count: c.watches }) });
+  return [t(lang, 'channel.listHeader'), ...channels.map(line), '', t(lang, 'channel.listFooter')].join('\n');
 }
 
 /** The short notice a button press answers with (a Telegram toast holds 200 characters); undefined for none. */
@@ -165,7 +195,7 @@ export function renderButtonOutcome(o: ButtonOutcome, lang: Lang): string | unde
     case 'gone':
       return t(lang, 'button.gone');
     case 'admins_only':
-      return t(lang, `admins.${o.subject}`);
+      return t(lang, o.where === 'channel' ? `adminsChannel.${o.subject}` : `admins.${o.subject}`);
     case 'error':
       return render(lang, o.text);
     case 'unknown':
@@ -215,7 +245,7 @@ function distance(lang: Lang, spec: RuleSpec, price: number): string | undefined
   return t(lang, price < level ? 'alert.belowLevel' : 'alert.aboveLevel', { pct });
 }
 
-function renderCreated(lang: Lang, rule: RuleView, spec: RuleSpec, tick: PriceTick, holdsNow: boolean): string {
+function renderCreated(lang: Lang, rule: RuleView, spec: RuleSpec, tick: PriceTick, holdsNow: boolean, channel?: string): string {
   const away = distance(lang, spec, tick.last);
   const now = { price: formatPrice(tick.last), quote: quoteOf(tick.pair) };
   const lines = [
@@ -223,7 +253,9 @@ function renderCreated(lang: Lang, rule: RuleView, spec: RuleSpec, tick: PriceTi
     away ? t(lang, 'alert.createdNowAway', { ...now, distance: away }) : t(lang, 'alert.createdNow', now),
   ];
   if (holdsNow) lines.push(t(lang, 'alert.holdsNow'));
-  lines.push(rule.repeatEverySec !== undefined ? t(lang, 'alert.repeats', { duration: formatDurationIn(lang, rule.repeatEverySec) }) : t(lang, 'alert.once', { id: rule.id }));
+  const once = channel ? t(lang, 'alert.onceChannel', { id: rule.id, channel }) : t(lang, 'alert.once', { id: rule.id });
+  lines.push(rule.repeatEverySec !== undefined ? t(lang, 'alert.repeats', { duration: formatDurationIn(lang, rule.repeatEverySec) }) : once);
+  if (channel) lines.push(t(lang, 'alert.postsTo', { channel }));
   return lines.join('\n');
 }
 
@@ -254,6 +286,11 @@ function renderWatchAdded(lang: Lang, r: Extract<Reply, { kind: 'watch_added' }>
   const { watch: w, tick } = r;
   const base = { pair: w.pair, exchange: w.exchange, pct: w.movePct };
   const now = { price: formatPrice(tick.last), quote: quoteOf(w.pair) };
+  if (r.channel) {
+    const channel = r.channel;
+    const lead = r.updated ? t(lang, 'watch.updatedChannel', { ...base, channel }) : t(lang, 'watch.addedChannel', { ...base, channel });
+    return [lead, t(lang, 'watch.channelNow', { ...now, pair: w.pair, channel })].join('\n');
+  }
   if (!r.updated) {
     return [t(lang, 'watch.added', base), t(lang, 'watch.addedCount', { ...now, count: r.count, max: r.max, pair: w.pair })].join('\n');
   }
@@ -287,7 +324,8 @@ function watchLine(lang: Lang, e: WatchEntry, now: number): string {
   return `${head} ${formatPrice(tick.last)} ${quoteOf(w.pair)}${change ? ` ${change}` : ''} · ${source}${age} · ${threshold}`;
 }
 
-function renderWatchlist(lang: Lang, entries: readonly WatchEntry[], max: number, now: number): string {
-  if (entries.length === 0) return t(lang, 'watchlist.empty');
-  return [t(lang, 'watchlist.header', { count: entries.length, max }), ...entries.map((e) => watchLine(lang, e, now)), '', t(lang, 'watchlist.footer')].join('\n');
+function renderWatchlist(lang: Lang, entries: readonly WatchEntry[], max: number, now: number, channel?: string): string {
+  if (entries.length === 0) return channel ? t(lang, 'watchlist.emptyChannel', { channel }) : t(lang, 'watchlist.empty');
+  const header = channel ? t(lang, 'watchlist.headerChannel', { channel, count: entries.length, max }) : t(lang, 'watchlist.header', { count: entries.length, max });
+  return [header, ...entries.map((e) => watchLine(lang, e, now)), '', t(lang, 'watchlist.footer')].join('\n');
 }

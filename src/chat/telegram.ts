@@ -10,7 +10,7 @@ import { nextDelay } from '../lib/backoff.js';
 import { redactSecrets, type Logger } from '../log.js';
 import { commandList, dispatchCommand, parseCommandLine, replyLanguage, type CommandServices } from './commands/index.js';
 import { pressButton, replyButtons } from './commands/buttons.js';
-import type { ChatRef, Reply } from './commands/types.js';
+import type { ChannelCheck, ChatRef, Reply } from './commands/types.js';
 import { renderButtonOutcome, renderReply } from './format.js';
 import type { ButtonRows, ChatFront, DeliveryOutcome, SendOptions } from './front.js';
 import type { RateLimiter } from '../delivery/limits.js';
@@ -44,6 +44,8 @@ export interface TelegramFrontOptions {
   pollTimeoutSeconds?: number;
   /** the process's send budget: command replies draw from it in the reply lane, ahead of queued alerts */
   limiter?: RateLimiter;
+  /** the clock of the admin and channel caches (tests move it past the cache's minute) */
+  now?: () => number;
 }
 
 /**
@@ -54,7 +56,11 @@ export interface TelegramFrontOptions {
 const ALLOWED_UPDATES = ['message', 'channel_post', 'callback_query', 'my_chat_member'] as const;
 /** grammY's own default wait when a 429 carries no retry_after */
 const DEFAULT_RETRY_AFTER_S = 3;
-/** An admin check is reused this long: someone demoted keeps the rights for at most a minute. */
+/**
+ * An admin check is reused this long: someone demoted keeps the rights for at most a minute. The same
+ * bound holds for a channel check ("to @name"); only a positive answer is kept, so fixing the rights
+ * after a refusal works at once.
+ */
 const ADMIN_CACHE_MS = 60_000;
 /** past this many cached checks the stale ones are dropped, so a huge group cannot grow the map for ever */
 const ADMIN_CACHE_MAX = 10_000;
@@ -133,7 +139,8 @@ export function commandMenu(lang: Lang): Array<{ command: string; description: s
 
 function toChatRef(chat: Message['chat'], from: Message['from'] | CallbackQuery['from']): ChatRef {
   const kind = chat.type === 'private' ? 'private' : chat.type === 'channel' ? 'channel' : 'group';
-  const title = chat.title ?? ([chat.first_name, chat.last_name].filter(Boolean).join(' ') || chat.username);
+  // a channel is known by its @username: that is how /channel and "to @name" find its row
+  const title = kind === 'channel' && chat.username ? `@${chat.username}` : chat.title ?? ([chat.first_name, chat.last_name].filter(Boolean).join(' ') || chat.username);
   return {
     platform: 'telegram', chatId: String(chat.id), kind, ...(from ? { userId: String(from.id) } : {}), ...(title ? { title } : {}),
     ...(from?.language_code ? { userLanguage: from.language_code } : {}),
@@ -167,9 +174,13 @@ export class TelegramFront implements ChatFront {
   private failedPolls = 0;
   /** "<chat>:<user>" → the pending or settled getChatMember answer, shared by concurrent asks */
   private readonly admins = new Map<string, { admin: Promise<boolean>; until: number }>();
+  /** "<@handle lowercased>:<user>" → a pending or positive channel check */
+  private readonly channelChecks = new Map<string, { check: Promise<ChannelCheck>; until: number }>();
+  private readonly now: () => number;
 
   constructor(private readonly opts: TelegramFrontOptions) {
     this.log = opts.log.child({ mod: 'telegram' });
+    this.now = opts.now ?? Date.now;
     const pollTimeout = opts.pollTimeoutSeconds ?? 30;
     // The client timeout only has to outlast a long poll; every other call carries its own bound.
     this.bot = new Bot(opts.token, { client: { apiRoot: opts.apiRoot, timeoutSeconds: pollTimeout + 15 } });
@@ -422,7 +433,9 @@ export class TelegramFront implements ChatFront {
     // A forwarded "/price" is someone else's words being shown to us, not a request.
     const text = msg.forward_origin || msg.via_bot ? undefined : msg.text;
     if (text === undefined || !text.startsWith('/')) return isPrivate ? { kind: 'not_a_command' } : null;
-    const reply = await dispatchCommand(text, chat, { services: this.opts.services, log: this.log, botUsername, canManage: () => this.sentByAdmin(msg) });
+    const reply = await dispatchCommand(text, chat, {
+      services: this.opts.services, log: this.log, botUsername, canManage: () => this.sentByAdmin(msg), checkChannel: this.checkChannel,
+    });
     if (!reply || isPrivate) return reply;
     if (reply.kind === 'unknown_command' || reply.kind === 'not_a_command') {
       const mention = parseCommandLine(text)?.mention;
@@ -498,13 +511,10 @@ export class TelegramFront implements ChatFront {
   /** getChatMember, cached per (chat, user) for a minute. Throws UserInputError when Telegram cannot say. */
   private isAdmin(chatId: number, userId: number): Promise<boolean> {
     const key = `${chatId}:${userId}`;
-    const now = Date.now();
+    const now = this.now();
     const cached = this.admins.get(key);
     if (cached && cached.until > now) return cached.admin;
-    if (this.admins.size >= ADMIN_CACHE_MAX) {
-      for (const [k, v] of this.admins) if (v.until <= now) this.admins.delete(k);
-      if (this.admins.size >= ADMIN_CACHE_MAX) this.admins.clear();
-    }
+    prune(this.admins, now);
     const signal = forGrammy(AbortSignal.timeout(this.opts.sendTimeoutMs ?? 15_000));
     const entry = {
       until: now + ADMIN_CACHE_MS,
@@ -520,6 +530,63 @@ export class TelegramFront implements ChatFront {
     };
     this.admins.set(key, entry);
     return entry.admin;
+  }
+
+  /**
+   * Whether a user may have the bot post to the channel @handle (see CheckChannel): getChat, then the bot's
+   * and the user's membership. A positive answer is cached per (channel, user) for ADMIN_CACHE_MS, so a
+   * demoted admin is refused within a minute; refusals and failures are not cached.
+   */
+  readonly checkChannel = (handle: string, userId: string, opts: { fresh?: boolean } = {}): Promise<ChannelCheck> => {
+    const key = `${handle.toLowerCase()}:${userId}`;
+    const now = this.now();
+    const cached = this.channelChecks.get(key);
+    if (!opts.fresh && cached && cached.until > now) return cached.check;
+    prune(this.channelChecks, now);
+    const entry = {
+      until: now + ADMIN_CACHE_MS,
+      check: this.askChannel(handle, userId).then((answer) => {
+        if (!answer.ok && this.channelChecks.get(key) === entry) this.channelChecks.delete(key);
+        return answer;
+      }),
+    };
+    this.channelChecks.set(key, entry);
+    return entry.check;
+  };
+
+  private async askChannel(handle: string, userId: string): Promise<ChannelCheck> {
+    if (!this.bot.isInited()) return { ok: false, reason: 'unreachable' };
+    const signal = (): GrammySignal => forGrammy(AbortSignal.timeout(this.opts.sendTimeoutMs ?? 15_000));
+    /** a 400 is Telegram's answer (no such chat, no such member); anything else means it could not be asked */
+    const answered = (method: string, err: unknown): boolean => {
+      if (err instanceof GrammyError && (err.error_code === 400 || err.error_code === 403)) return true;
+      this.warnFailed(method, err, handle);
+      return false;
+    };
+    let chat: Awaited<ReturnType<Bot['api']['getChat']>>;
+    try {
+      chat = await this.bot.api.getChat(handle, signal());
+    } catch (err) {
+      return { ok: false, reason: answered('getChat', err) ? 'not_found' : 'unreachable' };
+    }
+    if (chat.type !== 'channel') return { ok: false, reason: 'not_channel' };
+    // The bot first: a bot that is not a channel's admin may not read its members at all.
+    let me: ChatMember;
+    try {
+      me = await this.bot.api.getChatMember(chat.id, this.bot.botInfo.id, signal());
+    } catch (err) {
+      return { ok: false, reason: answered('getChatMember', err) ? 'bot_not_admin' : 'unreachable' };
+    }
+    if (me.status !== 'administrator') return { ok: false, reason: 'bot_not_admin' };
+    if (!me.can_post_messages) return { ok: false, reason: 'bot_cannot_post' };
+    let user: ChatMember;
+    try {
+      user = await this.bot.api.getChatMember(chat.id, Number(userId), signal());
+    } catch (err) {
+      return { ok: false, reason: answered('getChatMember', err) ? 'user_not_admin' : 'unreachable' };
+    }
+    if (user.status !== 'creator' && user.status !== 'administrator') return { ok: false, reason: 'user_not_admin' };
+    return { ok: true, chatId: String(chat.id), handle: chat.username ? `@${chat.username}` : handle };
   }
 
   /**
@@ -539,4 +606,11 @@ export class TelegramFront implements ChatFront {
     const outcome = classifyTelegramError(err);
     this.log.warn({ chatId, reason: outcome.ok ? 'ok' : outcome.reason, err: describeTelegramError(err) }, `Telegram ${method} failed`);
   }
+}
+
+/** Drops expired entries once a cache is full, and everything if they are all fresh: memory stays bounded. */
+function prune<V extends { until: number }>(cache: Map<string, V>, now: number): void {
+  if (cache.size < ADMIN_CACHE_MAX) return;
+  for (const [k, v] of cache) if (v.until <= now) cache.delete(k);
+  if (cache.size >= ADMIN_CACHE_MAX) cache.clear();
 }

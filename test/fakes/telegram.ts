@@ -43,6 +43,10 @@ export interface WebhookSetting {
 
 export type MemberStatus = 'creator' | 'administrator' | 'member' | 'restricted' | 'left' | 'kicked';
 
+export interface AdminRights {
+  can_post_messages?: boolean;
+}
+
 export interface FailureOptions {
   times?: number;
   /** seconds, for 429 */
@@ -75,8 +79,8 @@ export function privateChat(user: User): Chat {
 export function groupChat(id: number, title: string, type: 'group' | 'supergroup' = 'supergroup'): Chat {
   return { id, type, title } as Chat;
 }
-export function channelChat(id: number, title: string): Chat {
-  return { id, type: 'channel', title };
+export function channelChat(id: number, title: string, username?: string): Chat {
+  return { id, type: 'channel', title, ...(username ? { username } : {}) };
 }
 
 /** What Telegram attaches to a message starting with "/": the command (with any @mention) as an entity. */
@@ -118,6 +122,10 @@ export class FakeTelegram {
   private readonly held = new Set<http.ServerResponse>();
   private readonly failures = new Map<string, Array<{ code: number | 'network'; opts: FailureOptions }>>();
   private readonly roles = new Map<string, Map<string, MemberStatus>>();
+  /** "<chat>:<user>" → an administrator's rights that differ from the default (all allowed) */
+  private readonly rights = new Map<string, AdminRights>();
+  /** lowercased username → chat, for getChat("@name") */
+  private readonly publicChats = new Map<string, Chat>();
   private readonly chats = new Map<string, Chat>();
   private readonly sentList: SentMessage[] = [];
   private readonly listeners = new Set<() => void>();
@@ -184,10 +192,25 @@ export class FakeTelegram {
     this.mode = mode;
   }
 
-  setRole(chatId: number | string, userId: number | string, status: MemberStatus): void {
+  /** `rights` apply to an administrator: e.g. { can_post_messages: false } for a channel admin who may not post */
+  setRole(chatId: number | string, userId: number | string, status: MemberStatus, rights?: AdminRights): void {
     const chat = this.roles.get(String(chatId)) ?? new Map<string, MemberStatus>();
     chat.set(String(userId), status);
     this.roles.set(String(chatId), chat);
+    if (rights) this.rights.set(`${chatId}:${userId}`, rights);
+    else this.rights.delete(`${chatId}:${userId}`);
+  }
+
+  /**
+   * Makes a chat with a public @username known, so getChat("@name") finds it (a channel, or a public group
+   * for the "not a channel" case). As in Telegram, a channel's member list is readable only by its admins:
+   * getChatMember there fails with 400 unless the bot is an administrator (setRole(chat, botId, …)).
+   */
+  addPublicChat(chat: Chat): Chat {
+    if (!('username' in chat) || !chat.username) throw new Error('fake telegram: a public chat needs a username');
+    this.chats.set(String(chat.id), chat);
+    this.publicChats.set(chat.username.toLowerCase(), chat);
+    return chat;
   }
 
   sent(): readonly SentMessage[] {
@@ -409,9 +432,21 @@ export class FakeTelegram {
       }
       case 'getwebhookinfo':
         return ok({ url: this.webhook?.url ?? '', has_custom_certificate: false, pending_update_count: this.queue.length });
+      case 'getchat': {
+        const wanted = String(p['chat_id'] ?? '');
+        const chat = wanted.startsWith('@') ? this.publicChats.get(wanted.slice(1).toLowerCase()) : this.chats.get(wanted);
+        return chat ? ok(chat) : this.error(res, 400, 'Bad Request: chat not found');
+      }
       case 'getchatmember': {
-        const status = this.roles.get(String(p['chat_id']))?.get(String(p['user_id'])) ?? 'member';
-        return ok(this.member(String(p['user_id']), status));
+        const chatId = String(p['chat_id']);
+        const userId = String(p['user_id']);
+        const isChannel = this.chats.get(chatId)?.type === 'channel';
+        const roleOf = (id: string): MemberStatus | undefined => this.roles.get(chatId)?.get(id);
+        if (isChannel && userId !== String(this.botId) && roleOf(String(this.botId)) !== 'administrator') {
+          return this.error(res, 400, 'Bad Request: member list is inaccessible');
+        }
+        const status = roleOf(userId) ?? (isChannel ? 'left' : 'member');
+        return ok(this.member(userId, status, isChannel ? chatId : undefined));
       }
       case 'getchatadministrators': {
         const admins = [...(this.roles.get(String(p['chat_id'])) ?? new Map<string, MemberStatus>())].filter(([, s]) => s === 'creator' || s === 'administrator');
@@ -422,10 +457,16 @@ export class FakeTelegram {
     }
   }
 
-  private member(userId: string, status: MemberStatus): Json {
+  /** `channelId` set: the member of a channel, whose administrators carry the channel-only rights */
+  private member(userId: string, status: MemberStatus, channelId?: string): Json {
     const user = { id: Number(userId), is_bot: false, first_name: `User ${userId}` };
     if (status === 'creator') return { status, user, is_anonymous: false };
-    if (status === 'administrator') return { status, user, can_be_edited: false, is_anonymous: false, can_manage_chat: true, can_delete_messages: true, can_restrict_members: true, can_promote_members: false, can_change_info: true, can_invite_users: true };
+    if (status === 'administrator') {
+      const base = { status, user, can_be_edited: false, is_anonymous: false, can_manage_chat: true, can_delete_messages: true, can_restrict_members: true, can_promote_members: false, can_change_info: true, can_invite_users: true };
+      if (channelId === undefined) return base;
+      const rights = this.rights.get(`${channelId}:${userId}`);
+      return { ...base, can_post_messages: rights?.can_post_messages ?? true, can_edit_messages: true };
+    }
     return { status, user };
   }
 

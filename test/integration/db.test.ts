@@ -84,7 +84,7 @@ describe.each(engines)('database on $name', ({ name: engine, open }) => {
     }
     const tables = await db.prisma.$queryRaw<Array<{ table_name: string }>>`
       SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`;
-    expect(tables.map((t) => t.table_name)).toEqual(['_prisma_migrations', 'alert_rules', 'chats', 'notifications', 'watches', 'webhooks']);
+    expect(tables.map((t) => t.table_name)).toEqual(['_prisma_migrations', 'alert_rules', 'channel_links', 'chats', 'notifications', 'watches', 'webhooks']);
   });
 
   it('applies nothing the second time', async () => {

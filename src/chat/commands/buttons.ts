@@ -71,7 +71,8 @@ export function alertButtons(p: Pick<AlertPayload, 'ruleId' | 'final' | 'languag
 
 /** The buttons a command reply carries, if any: /alerts gets a ❌ per rule. */
 export function replyButtons(reply: Reply, lang: Lang): ButtonRows | undefined {
-  if (reply.kind !== 'alert_list' || reply.rules.length === 0) return undefined;
+  // a channel's list is read in the private chat, where a press would act on the private chat's own rules
+  if (reply.kind !== 'alert_list' || reply.rules.length === 0 || reply.channel) return undefined;
   return reply.rules.slice(0, MAX_LIST_BUTTONS).map((r) => {
     const label = `❌ #${r.id} ${describeConditionIn(lang, r.condition, r.pair)}`;
     return [{ label: label.length > LABEL_CHARS ? `${label.slice(0, LABEL_CHARS - 1)}…` : label, data: buttonData({ kind: 'delete', ruleId: r.id, fromList: true }) }];
@@ -90,6 +91,8 @@ export async function pressButton(data: string, chat: ChatRef, opts: PressOption
   const action = parseButtonData(data);
   if (!action) return { kind: 'unknown' };
   try {
+    // Every reader of a channel sees the buttons under its alerts; only the channel's admins may press them.
+    if (chat.kind === 'channel' && opts.canManage && !(await opts.canManage(chat))) return { kind: 'admins_only', subject: 'alerts', where: 'channel' };
     if (!(await mayManage(chat, opts.canManage))) return { kind: 'admins_only', subject: 'alerts' };
     return await perform(action, chat, opts.services);
   } catch (err) {

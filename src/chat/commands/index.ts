@@ -9,17 +9,18 @@ import { unwatch, watch, watchlist } from './watch.js';
 import { timezone } from './timezone.js';
 import { webhook } from './webhook.js';
 import { language } from './language.js';
+import { channel } from './channel.js';
 import { msg, resolveLanguage, type Lang } from '../../i18n/index.js';
-import type { ChatRef, Command, CommandInfo, CommandServices, Reply } from './types.js';
+import type { ChatRef, CheckChannel, Command, CommandInfo, CommandServices, Reply } from './types.js';
 
-export type { ButtonOutcome, ChatRef, Command, CommandServices, Reply } from './types.js';
+export type { ButtonOutcome, ChannelCheck, ChatRef, CheckChannel, Command, CommandServices, Reply } from './types.js';
 
 /** Telegram allows 4096 characters; nothing a command accepts is anywhere near that. */
 const MAX_INPUT = 1_000;
 
 const commands: Command[] = [];
 const help = makeHelp(() => commands.map(toInfo));
-commands.push(price, alert, alerts, del, watch, unwatch, watchlist, timezone, webhook, language, help);
+commands.push(price, alert, alerts, del, watch, unwatch, watchlist, channel, timezone, webhook, language, help);
 
 const byName = new Map<string, Command>();
 for (const c of commands) for (const n of [c.name, ...(c.aliases ?? [])]) byName.set(n, c);
@@ -64,6 +65,8 @@ export interface DispatchOptions {
    * platform could not be asked.
    */
   canManage?: (chat: ChatRef) => Promise<boolean>;
+  /** Whether a user may post to a channel through the bot ("to @name", /channel add); absent where there are no channels. */
+  checkChannel?: CheckChannel;
 }
 
 /**
@@ -95,7 +98,7 @@ export async function dispatchCommand(text: string, chat: ChatRef, opts: Dispatc
   await reactivate(chat, opts);
   try {
     if (command.mutates && !(await mayManage(chat, opts.canManage))) return { kind: 'admins_only', subject: command.mutates };
-    return await command.run({ chat, args: parsed.args, services: opts.services });
+    return await command.run({ chat, args: parsed.args, services: opts.services, ...(opts.checkChannel ? { checkChannel: opts.checkChannel } : {}) });
   } catch (err) {
     if (err instanceof UserInputError) return { kind: 'error', text: err.text, ...(err.example ? { example: err.example } : {}) };
     if (err instanceof FeedError) {

@@ -66,12 +66,17 @@ export type Reply =
   | { kind: 'error'; text: Text; example?: string }
   | { kind: 'unknown_command'; name: string; suggestion?: string }
   | { kind: 'not_a_command' }
-  | { kind: 'alert_created'; rule: RuleView; spec: RuleSpec; tick: PriceTick; holdsNow: boolean; now: number }
-  | { kind: 'alert_list'; rules: readonly RuleView[]; max: number }
-  | { kind: 'alerts_deleted'; rules: readonly RuleView[]; all: boolean }
-  | { kind: 'watch_added'; watch: WatchView; tick: PriceTick; updated: boolean; previousPct?: string; count: number; max: number }
-  | { kind: 'watch_removed'; watch: WatchView }
-  | { kind: 'watchlist'; entries: readonly WatchEntry[]; max: number; now: number }
+  // `channel`: the @handle of a linked channel the command acted on ("to @name"), instead of this chat
+  | { kind: 'alert_created'; rule: RuleView; spec: RuleSpec; tick: PriceTick; holdsNow: boolean; now: number; channel?: string }
+  | { kind: 'alert_list'; rules: readonly RuleView[]; max: number; channel?: string }
+  | { kind: 'alerts_deleted'; rules: readonly RuleView[]; all: boolean; channel?: string }
+  | { kind: 'watch_added'; watch: WatchView; tick: PriceTick; updated: boolean; previousPct?: string; count: number; max: number; channel?: string }
+  | { kind: 'watch_removed'; watch: WatchView; channel?: string }
+  | { kind: 'watchlist'; entries: readonly WatchEntry[]; max: number; now: number; channel?: string }
+  | { kind: 'channel_linked'; channel: string; already: boolean }
+  | { kind: 'channel_list'; channels: readonly ChannelView[] }
+  /** deleted: what went with the last link; null when other chats still link the channel and everything stays */
+  | { kind: 'channel_unlinked'; channel: string; deleted: { alerts: number; watches: number } | null }
   /** a group member who is not an admin tried to change what the group is alerted about */
   | { kind: 'admins_only'; subject: ManagedSubject }
   | { kind: 'timezone'; timezone: string | null; changed: boolean; now: number }
@@ -92,6 +97,28 @@ export interface WebhookView {
   createdAt: Date;
 }
 
+/** A channel this private chat linked, as listed by /channel. */
+export interface ChannelView {
+  handle: string;
+  alerts: number;
+  watches: number;
+  linkedAt: Date;
+}
+
+/** What the platform says about a channel a user wants to post to (DispatchOptions.checkChannel). */
+export type ChannelCheck =
+  | { ok: true; chatId: string; handle: string }
+  | { ok: false; reason: ChannelRefusal };
+
+export type ChannelRefusal = 'not_found' | 'not_channel' | 'user_not_admin' | 'bot_not_admin' | 'bot_cannot_post' | 'unreachable';
+
+/**
+ * Asks the platform whether `userId` may post through the bot to the channel `handle` ("@name"): it must be
+ * a channel, the user one of its admins and the bot an admin that may post. Answers may be cached briefly;
+ * `fresh` asks anew. Never throws: an unreachable platform is the 'unreachable' refusal.
+ */
+export type CheckChannel = (handle: string, userId: string, opts?: { fresh?: boolean }) => Promise<ChannelCheck>;
+
 /** What a mutating command changes: the wording of a refusal depends on it. */
 export type ManagedSubject = 'alerts' | 'watchlist' | 'settings';
 
@@ -103,7 +130,8 @@ export type ButtonOutcome =
   | { kind: 'snoozed'; ruleId: number; until: Date; now: number }
   /** the rule was deleted (or never was this chat's): the button is stale */
   | { kind: 'gone' }
-  | { kind: 'admins_only'; subject: ManagedSubject }
+  /** in a channel, where every reader sees the buttons, only its admins may press them */
+  | { kind: 'admins_only'; subject: ManagedSubject; where?: 'group' | 'channel' }
   | { kind: 'error'; text: Text }
   /** data this bot does not make, e.g. a button of an older version: acknowledged silently */
   | { kind: 'unknown' };
@@ -134,7 +162,8 @@ export interface CommandServices {
    * methods serve chat reachability and buttons; commands work without them.
    */
   alerts?: Pick<AlertService, 'create' | 'list' | 'delete' | 'watch' | 'unwatch' | 'watchlist' | 'maxWatchesPerChat'> &
-    Partial<Pick<AlertService, 'deactivateChat' | 'reactivateChat' | 'rearm' | 'snooze' | 'timezone' | 'setTimezone' | 'language' | 'setLanguage' | 'webhook' | 'setWebhook' | 'removeWebhook'>>;
+    Partial<Pick<AlertService, 'deactivateChat' | 'reactivateChat' | 'rearm' | 'snooze' | 'timezone' | 'setTimezone' | 'language' | 'setLanguage' | 'webhook' | 'setWebhook' | 'removeWebhook'>> &
+    Partial<Pick<AlertService, 'linkChannel' | 'unlinkChannel' | 'channels' | 'linkedChannel' | 'channelOfRule'>>;
   now: () => number;
 }
 
@@ -143,6 +172,8 @@ export interface CommandContext {
   /** everything after the command name, trimmed */
   args: string;
   services: CommandServices;
+  /** the platform's channel check; absent where there are no channels (console) */
+  checkChannel?: CheckChannel;
 }
 
 export interface Command extends CommandInfo {

@@ -6,6 +6,7 @@ import { compareDecimal, decimalPlaces, readDecimal } from '../../alerts/numbers
 import { normalisePair } from '../../market/symbols.js';
 import { takeExchange, alertsReady } from './options.js';
 import type { Command, CommandServices, WatchEntry, WatchView } from './types.js';
+import { resolveTarget, takeTarget } from './channel.js';
 
 const MIN_PCT = '0.1';
 const MAX_PCT = '50';
@@ -87,15 +88,18 @@ export const watch: Command = {
   mutates: 'watchlist',
   usage: 'cmd.watch.usage',
   summary: 'cmd.watch.summary',
-  examples: ['/watch BTC/USDT', '/watch ETH 5%', '/watch SOL/USDT 2.5% on okx'],
-  async run({ chat, args, services }) {
-    const parsed = parseWatchArgs(args, services.config, 'watch');
+  examples: ['/watch BTC/USDT', '/watch ETH 5%', '/watch SOL/USDT 2.5% on okx', '/watch BTC/USDT to @yourchannel'],
+  async run(ctx) {
+    const { services } = ctx;
+    const { rest, target } = takeTarget(ctx.args, '/watch BTC/USDT');
+    const parsed = parseWatchArgs(rest, services.config, 'watch');
     const alerts = watchesOf(services);
+    const { chat, channel } = target ? await resolveTarget(ctx, '/watch BTC/USDT') : { chat: ctx.chat, channel: undefined };
     const { exchange, pair, movePct } = parsed;
     const r = await alerts.watch(chat, { exchange, pair, ...(movePct !== undefined ? { movePct } : {}) });
     return {
       kind: 'watch_added', watch: toWatchView(r.watch), tick: r.tick, updated: r.updated, count: r.count, max: alerts.maxWatchesPerChat,
-      ...(r.previousPct !== undefined ? { previousPct: r.previousPct } : {}),
+      ...(r.previousPct !== undefined ? { previousPct: r.previousPct } : {}), ...(channel ? { channel } : {}),
     };
   },
 };
@@ -105,12 +109,22 @@ export const unwatch: Command = {
   mutates: 'watchlist',
   usage: 'cmd.unwatch.usage',
   summary: 'cmd.unwatch.summary',
-  examples: ['/unwatch BTC/USDT', '/unwatch SOL on okx'],
-  async run({ chat, args, services }) {
-    const { pair, exchange, exchangeGiven } = parseWatchArgs(args, services.config, 'unwatch');
-    const gone = await watchesOf(services).unwatch(chat, pair, exchangeGiven ? exchange : undefined);
-    if (!gone) throw new UserInputError(exchangeGiven ? msg('watch.notWatchedOn', { pair, exchange }) : msg('watch.notWatched', { pair }), '/watchlist');
-    return { kind: 'watch_removed', watch: toWatchView(gone) };
+  examples: ['/unwatch BTC/USDT', '/unwatch SOL on okx', '/unwatch BTC/USDT to @yourchannel'],
+  async run(ctx) {
+    const { services } = ctx;
+    const { rest, target } = takeTarget(ctx.args, '/unwatch BTC/USDT');
+    const { pair, exchange, exchangeGiven } = parseWatchArgs(rest, services.config, 'unwatch');
+    const alerts = watchesOf(services);
+    const { chat, channel } = target ? await resolveTarget(ctx, '/unwatch BTC/USDT') : { chat: ctx.chat, channel: undefined };
+    const gone = await alerts.unwatch(chat, pair, exchangeGiven ? exchange : undefined);
+    if (!gone) {
+      if (channel) {
+        const text = exchangeGiven ? msg('watch.notWatchedOnChannel', { pair, exchange, channel }) : msg('watch.notWatchedChannel', { pair, channel });
+        throw new UserInputError(text, `/watchlist to ${channel}`);
+      }
+      throw new UserInputError(exchangeGiven ? msg('watch.notWatchedOn', { pair, exchange }) : msg('watch.notWatched', { pair }), '/watchlist');
+    }
+    return { kind: 'watch_removed', watch: toWatchView(gone), ...(channel ? { channel } : {}) };
   },
 };
 
@@ -119,12 +133,15 @@ export const watchlist: Command = {
   aliases: ['watches'],
   usage: 'cmd.watchlist.usage',
   summary: 'cmd.watchlist.summary',
-  examples: ['/watchlist'],
-  async run({ chat, services }) {
+  examples: ['/watchlist', '/watchlist to @yourchannel'],
+  async run(ctx) {
+    const { services } = ctx;
     const alerts = watchesOf(services);
+    // anything else typed after /watchlist is ignored, as it always was
+    const { chat, channel } = await resolveTarget(ctx, '/watchlist');
     const rows = await alerts.watchlist(chat);
     const entries = await Promise.all(rows.map((w) => entryFor(services, w)));
-    return { kind: 'watchlist', entries, max: alerts.maxWatchesPerChat, now: services.now() };
+    return { kind: 'watchlist', entries, max: alerts.maxWatchesPerChat, now: services.now(), ...(channel ? { channel } : {}) };
   },
 };
 

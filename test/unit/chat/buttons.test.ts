@@ -138,7 +138,7 @@ function rule(id: number): AlertRule {
   return {
     id, chatId: 1, creatorId: null, exchange: 'binance', pair: 'BTC/USDT', kind: 'level', op: '>', threshold: new Prisma.Decimal(100_000 + id), windowSec: null,
     repeat: 'once', cooldownSec: null, expiresAt: null, state: 'active', armed: true, wentBack: false, side: null, referencePrice: null, lastPrice: null,
-    lastFiredAt: null, fireCount: 0, note: null, source: 'x', createdAt: new Date(NOW), updatedAt: new Date(NOW),
+    lastFiredAt: null, fireCount: 0, snoozedUntil: null, note: null, source: 'x', createdAt: new Date(NOW), updatedAt: new Date(NOW),
   };
 }
 
