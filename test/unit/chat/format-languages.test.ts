@@ -128,3 +128,27 @@ describe('the webhook switch-off notice', () => {
     expect(text).toBe(`${ru}\nПоследняя ошибка: HTTP 500\nАлерты по-прежнему приходят сюда. Чтобы снова отправлять их туда, пришлите /webhook https://h.example/x (секрет будет новым).`);
   });
 });
+
+describe('channel replies in both languages', () => {
+  it('unlinking, with what went with it counted in Russian forms', () => {
+    const reply: Reply = { kind: 'channel_unlinked', channel: '@signals', deleted: { alerts: 3, watches: 1 } };
+    expect(both(reply)).toEqual({
+      en: 'Unlinked @signals. No chat links it any more, so its 3 alerts and 1 watch were deleted.',
+      ru: 'Канал @signals отключён. Больше его не подключает ни один чат, поэтому удалены 3 алерта и 1 отслеживание.',
+    });
+    expect(renderReply({ kind: 'channel_unlinked', channel: '@signals', deleted: { alerts: 5, watches: 2 } }, 'ru')).toBe(
+      'Канал @signals отключён. Больше его не подключает ни один чат, поэтому удалены 5 алертов и 2 отслеживания.',
+    );
+  });
+
+  it('the list of linked channels', () => {
+    const channels = [{ handle: '@signals', alerts: 21, watches: 0, linkedAt: new Date(NOW) }];
+    expect(renderReply({ kind: 'channel_list', channels }, 'ru')).toBe(
+      'Подключённые каналы:\n@signals: 21 алерт, 0 отслеживаний\n\nПубликовать в канал: /alert … to @channel или /watch … to @channel; /channel remove @channel отключит его.',
+    );
+  });
+
+  it('deleting all of a channel's alerts', () => {
+    expect(renderReply({ kind: 'alerts_deleted', rules: [rule(1), rule(2)], all: true, channel: '@signals' }, 'ru')).toBe('Удалены все 2 алерта канала @signals.');
+  });
+});
