@@ -148,7 +148,7 @@ describe('channel replies in both languages', () => {
     );
   });
 
-  it('deleting all of a channel's alerts', () => {
+  it("deleting all of a channel's alerts", () => {
     expect(renderReply({ kind: 'alerts_deleted', rules: [rule(1), rule(2)], all: true, channel: '@signals' }, 'ru')).toBe('Удалены все 2 алерта канала @signals.');
   });
 });
