@@ -29,7 +29,7 @@ export const en = {
 
   // ---- /help and the command menu ----
   'help.intro': 'MaxFlash: live crypto prices and alerts.',
-  'help.try': 'Try: /price BTC/USDT',
+  'help.try': 'Try:\n  /price BTC/USDT — the price now\n  /alert SOL/USDT > 200 — a message when SOL goes above 200\n  /watch ETH/USDT — a message after every 3% move of ETH',
   'help.examples': 'Examples:',
   'cmd.price.usage': '/price <pair> [on <exchange>]',
   'cmd.price.summary': 'latest price, 24 h change and how fresh the quote is',

@@ -40,7 +40,7 @@ export const ru = {
 
   // ---- /help и меню команд ----
   'help.intro': 'MaxFlash: курсы криптовалют в реальном времени и алерты.',
-  'help.try': 'Попробуйте: /price BTC/USDT',
+  'help.try': 'Попробуйте:\n  /price BTC/USDT — цена сейчас\n  /alert SOL/USDT > 200 — сообщение, когда SOL поднимется выше 200\n  /watch ETH/USDT — сообщение после каждого движения ETH на 3%',
   'help.examples': 'Примеры:',
   'cmd.price.usage': '/price <пара> [on <биржа>]',
   'cmd.price.summary': 'последняя цена, изменение за 24 ч и свежесть котировки',
