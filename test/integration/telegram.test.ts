@@ -101,6 +101,8 @@ describe('Telegram front, long polling', () => {
     const greeting = await fake.waitForSent(inChat(chat));
     expect(greeting.text).toMatch(/^MaxFlash: live crypto prices and alerts\./);
     for (const c of commandList()) expect(greeting.text).toContain(render('en', { key: c.usage }));
+    // and three examples to start from
+    expect(greeting.text).toMatch(/\nTry:\n  \/price BTC\/USDT — .+\n  \/alert SOL\/USDT > 200 — .+\n  \/watch ETH\/USDT — .+$/);
     fake.userSays(chat, carol, '/help price');
     const help = await fake.waitForSent((m) => inChat(chat)(m) && m !== greeting);
     expect(help.text).toContain('Examples:\n  /price BTC/USDT');
