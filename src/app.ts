@@ -78,7 +78,14 @@ export function createApp(config: Config, deps: AppDeps): App {
   let dispatcher: Dispatcher | undefined;
   // one budget per platform for everything the process sends: alerts and command replies alike
   const limiter = new RateLimiter();
-  const alertService = new AlertService({ hub, log, now, maxRulesPerChat: config.maxRulesPerChat, onEnqueued: () => dispatcher?.wake() });
+  const alertService = new AlertService({
+    hub,
+    log,
+    now,
+    maxRulesPerChat: config.maxRulesPerChat,
+    onEnqueued: () => dispatcher?.wake(),
+    handoff: { accepts: (count) => dispatcher?.accepts(count) ?? false, take: (rows) => dispatcher?.take(rows) },
+  });
   const gapFiller = new GapFiller({
     hub,
     feeds,

@@ -10,17 +10,18 @@ import type { PriceTick } from '../market/types.js';
 import type { ChatRef, Platform, WatchMove, WebhookView } from '../chat/commands/types.js';
 import { renderAlertMessage, renderWatchMessage } from '../chat/format.js';
 import { randomBytes } from 'node:crypto';
-import { enqueue, type OutboxRow } from '../delivery/outbox.js';
+import type { ClaimedNotification, OutboxRow } from '../delivery/outbox.js';
 import type { AlertPayload, NewNotification } from '../delivery/notification.js';
 import { AlertEngine } from './engine.js';
+import { firingRuleDetails, recordFirings } from './record-firings.js';
 import { describeCondition } from './grammar.js';
 import {
-  columnsToCondition, createRule, deleteAllChatRules, deleteChatRule, listChatRules, loadActiveRules, markRulesExpired, recordFiring,
-  rowToEngineRule, saveRuleStates,
+  columnsToCondition, createRule, deleteAllChatRules, deleteChatRule, listChatRules, loadActiveRules, markRulesExpired, rowToEngineRule,
+  saveRuleStates,
 } from './store.js';
 import type { EngineRule, Firing, RuleRuntimeState, RuleSpec } from './types.js';
 import {
-  addWatch, isWatchRuleId, listWatches, loadWatches, MAX_WATCHES_PER_CHAT, recordWatchFiring, removeWatch, watchIdOf, watchRuleId,
+  addWatch, isWatchRuleId, listWatches, loadWatches, MAX_WATCHES_PER_CHAT, removeWatch, watchIdOf, watchRuleId,
   watchToEngineRule, type AddedWatch,
 } from './watches.js';
 
@@ -31,6 +32,8 @@ export interface AlertServiceOptions {
   now?: () => number;
   /** called after firings were committed to the outbox, to wake the dispatcher */
   onEnqueued?: () => void;
+  /** the dispatcher, when it may take a few new rows written already claimed (no claim round trip) */
+  handoff?: { accepts(count: number): boolean; take(rows: readonly ClaimedNotification[]): void };
   engine?: AlertEngine;
   maxWatchesPerChat?: number;
 }
@@ -375,16 +378,20 @@ export class AlertService {
     const prisma = this.db();
     for (let attempt = 0; ; attempt++) {
       try {
-        await prisma.$transaction(
-          async (tx) => {
-            const notifications = await ruleNotifications(tx, firings);
-            for (const f of firings) await recordFiring(tx, f.ruleId, f.state, f.final, f.price);
-            const watchRows: NewNotification[] = [];
-            for (const w of watchFirings) if (await recordWatchFiring(tx, w.watchId, w.price, new Date(w.at))) watchRows.push(w.notification);
-            await enqueue(tx, [...notifications, ...watchRows], new Date(this.now()));
-          },
-          { timeout: 60_000, maxWait: 30_000 },
-        );
+        // Read outside the write: recordFirings inserts a message only if its rule was still active when
+        // written, so a rule deleted in between gets none.
+        const notifications = await ruleNotifications(prisma, firings);
+        const messages = [...notifications, ...watchFirings.map((w) => ({ ...w.notification, watchId: w.watchId }))];
+        // not on a retry: had the failed attempt committed after all, its claimed rows would wait for a restart
+        const claim = attempt === 0 && (this.opts.handoff?.accepts(messages.length) ?? false);
+        const { claimed } = await recordFirings(prisma, {
+          rules: firings.map((f) => ({ ruleId: f.ruleId, state: f.state, final: f.final, price: f.price })),
+          watches: watchFirings.map((w) => ({ watchId: w.watchId, price: w.price, at: w.at })),
+          messages,
+          now: new Date(this.now()),
+          claim,
+        });
+        if (claimed.length) this.opts.handoff?.take(claimed);
         return;
       } catch (err) {
         const delayMs = nextDelay(attempt, { baseMs: 200, capMs: 10_000 });
@@ -479,10 +486,7 @@ export class AlertService {
  */
 async function ruleNotifications(tx: Db, firings: readonly Firing[]): Promise<OutboxRow[]> {
   if (firings.length === 0) return [];
-  const rows = await tx.alertRule.findMany({
-    where: { id: { in: firings.map((f) => f.ruleId) }, state: { not: 'deleted' } },
-    select: { id: true, chatId: true, note: true, pair: true, kind: true, op: true, threshold: true, windowSec: true, chat: { select: { timezone: true, webhook: { select: { active: true } } } } },
-  });
+  const rows = await firingRuleDetails(tx, firings.map((f) => f.ruleId));
   const byId = new Map(rows.map((r) => [r.id, r]));
   return firings.flatMap((f) => {
     const row = byId.get(f.ruleId);
@@ -491,9 +495,9 @@ async function ruleNotifications(tx: Db, firings: readonly Firing[]): Promise<Ou
       kind: 'alert', ruleId: f.ruleId, exchange: f.exchange, pair: f.pair, condition: describeCondition(columnsToCondition(row), row.pair),
       price: f.price, at: f.at, source: f.source, final: f.final, ...(row.note ? { note: row.note } : {}),
     };
-    const message: OutboxRow = { chatId: row.chatId, ruleId: f.ruleId, dedupeKey: `rule:${f.ruleId}:fire:${f.state.fireCount}`, text: renderAlertMessage(payload, row.chat.timezone), payload };
+    const message: OutboxRow = { chatId: row.chatId, ruleId: f.ruleId, dedupeKey: `rule:${f.ruleId}:fire:${f.state.fireCount}`, text: renderAlertMessage(payload, row.timezone), payload };
     // the webhook copy is a row of its own, so a failing receiver never holds back the chat message
-    return row.chat.webhook?.active ? [message, { ...message, dedupeKey: `${message.dedupeKey}:webhook`, target: 'webhook' as const }] : [message];
+    return row.webhookActive ? [message, { ...message, dedupeKey: `${message.dedupeKey}:webhook`, target: 'webhook' as const }] : [message];
   });
 }
 
