@@ -156,6 +156,7 @@ export function createApp(config: Config, deps: AppDeps): App {
       limiter,
       // on a server, a NOTIFY after each commit wakes every instance, not just this one
       ...(opened.engine === 'postgres' && config.databaseUrl ? { listen: listenForOutbox(config.databaseUrl, { log }) } : {}),
+      onChatMigrated: (moved) => alertService.chatMigrated(moved),
       onChatUnreachable: (chatId) => {
         alertService.pauseChat(chatId).catch((err: unknown) => log.warn({ mod: 'alerts', chatId, err: describeError(err) }, 'could not pause the rules of an unreachable chat'));
       },

@@ -1,5 +1,5 @@
 import { Prisma, type PrismaClient, type AlertRule, type Watch } from '../generated/prisma/client.js';
-import { deactivateChat as deactivateChatRow, reactivateChat as reactivateChatRow, upsertChat } from '../db/chats.js';
+import { deactivateChat as deactivateChatRow, migrateChat as migrateChatRow, reactivateChat as reactivateChatRow, upsertChat, type MigratedChat } from '../db/chats.js';
 import type { Db } from '../db/types.js';
 import { describeError, UserInputError } from '../errors.js';
 import { sleep } from '../lib/abort.js';
@@ -224,6 +224,23 @@ export class AlertService {
     }
     if (back.wasInactive || back.resumed.length) this.log.info({ platform, chat: externalId, resumed: back.resumed.length }, 'chat reachable again; its rules resumed');
     return { resumed: back.resumed.length };
+  }
+
+  /**
+   * The chat lives on under a new platform id (a Telegram group upgraded to a supergroup): its row takes
+   * the new id; see migrateChat in db/chats.ts for a row the new id already had. Null when nothing moved.
+   */
+  async migrateChat(platform: Platform, from: string, to: string): Promise<MigratedChat | null> {
+    const moved = await this.db().$transaction((tx) => migrateChatRow(tx, { platform, from, to }));
+    if (moved) this.chatMigrated(moved);
+    return moved;
+  }
+
+  /** A migration was written (here or by the dispatcher): watches of a merged row now belong to the kept one. */
+  chatMigrated(moved: MigratedChat): void {
+    if (!moved.merged) return;
+    for (const id of moved.merged.droppedWatchIds) this.forget(watchRuleId(id));
+    for (const meta of this.watchMeta.values()) if (meta.chatId === moved.merged.id) meta.chatId = moved.chat.id;
   }
 
   /**

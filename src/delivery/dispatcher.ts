@@ -1,6 +1,7 @@
 import type { PrismaClient } from '../generated/prisma/client.js';
 import type { ChatFront, DeliveryOutcome, SendOptions } from '../chat/front.js';
 import { alertButtons } from '../chat/commands/buttons.js';
+import { migrateChat, type MigratedChat } from '../db/chats.js';
 import { describeError } from '../errors.js';
 import { sleep as realSleep } from '../lib/abort.js';
 import { nextDelay } from '../lib/backoff.js';
@@ -29,6 +30,8 @@ export interface DispatcherOptions {
   maxAttempts?: number;
   /** told when a chat turned out unreachable, so its rules leave the engine too */
   onChatUnreachable?: (chatId: number) => void;
+  /** told when a send found the chat under a new id and the dispatcher moved it (in-memory follow-up only) */
+  onChatMigrated?: (moved: MigratedChat) => void;
   /**
    * Subscribes to new-row notifications from other processes (Postgres LISTEN, see listen.ts); resolves
    * once listening, to a function that unsubscribes. Rows enqueued in this process wake it via wake().
@@ -301,6 +304,8 @@ export class Dispatcher {
     };
     const worker = async (): Promise<void> => {
       for (;;) {
+        // stopping: what no worker started goes back below in one write, not one per chat
+        if (this.stopping.signal.aborted) return;
         topUp();
         let chat = queue.shift();
         if (!chat && refill) {
@@ -314,7 +319,7 @@ export class Dispatcher {
     };
     await Promise.all(Array.from({ length: concurrency }, worker));
     await refill;
-    // a claim that landed after the workers had stopped (stopping): its rows go back untouched
+    // stopping: chats no worker started, and a claim that landed after the workers were done, go back untouched
     if (queue.length) await this.giveBack(queue.flat());
     if (firstError) throw firstError.err;
   }
@@ -367,7 +372,10 @@ export class Dispatcher {
   /** `open` holds the rows whose outcome is not written yet; each write removes its rows. */
   private async deliverChatRows(rows: ClaimedNotification[], open: Set<ClaimedNotification>): Promise<void> {
     const db = this.opts.prisma;
-    const { platform, externalId: chat, kind, chatId } = rows[0]!;
+    const { platform, chatId } = rows[0]!;
+    // both change if the chat turns out to live on under another id (see 'migrated' below)
+    let { externalId: chat, kind } = rows[0]!;
+    let migrated = false;
     const settle = async (done: readonly ClaimedNotification[], write: (ids: bigint[]) => Promise<unknown>, final = false): Promise<void> => {
       const ids = done.filter((r) => open.has(r)).map((r) => r.id);
       if (ids.length) await write(ids);
@@ -409,6 +417,22 @@ export class Dispatcher {
         if (msg.partial) this.partsSent.set(msg.partial.row.id, msg.partial.parts);
         await settle(msg.completes, (ids) => markSent(db, ids, new Date(this.now())), true);
         continue;
+      }
+      if (outcome.reason === 'migrated') {
+        // once per delivery: a new id that itself says "migrated" is not followed round in circles
+        if (migrated) outcome = { ok: false, reason: 'transient', error: outcome.error };
+        else {
+          migrated = true;
+          const to = outcome.to;
+          const moved = await db.$transaction((tx) => migrateChat(tx, { platform, from: chat, to }));
+          this.log.info({ platform, from: chat, to, merged: moved?.merged != null }, 'group upgraded to a supergroup; its chat moved to the new id, sending there');
+          if (moved) this.opts.onChatMigrated?.(moved);
+          chat = to;
+          kind = 'group';
+          // the refused request took a token that Telegram counted anyway; the resend takes its own
+          queue.unshift(msg);
+          continue;
+        }
       }
       const tried = msg.rows;
       const untried = [...open].filter((r) => !tried.includes(r));

@@ -125,7 +125,7 @@ export interface CommandServices {
    * methods serve chat reachability and buttons; commands work without them.
    */
   alerts?: Pick<AlertService, 'create' | 'list' | 'delete' | 'watch' | 'unwatch' | 'watchlist' | 'maxWatchesPerChat'> &
-    Partial<Pick<AlertService, 'deactivateChat' | 'reactivateChat' | 'rearm' | 'snooze' | 'timezone' | 'setTimezone' | 'webhook' | 'setWebhook' | 'removeWebhook'>>;
+    Partial<Pick<AlertService, 'deactivateChat' | 'reactivateChat' | 'migrateChat' | 'rearm' | 'snooze' | 'timezone' | 'setTimezone' | 'webhook' | 'setWebhook' | 'removeWebhook'>>;
   now: () => number;
 }
 
