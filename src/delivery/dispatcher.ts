@@ -116,8 +116,9 @@ function isHighSurrogate(code: number): boolean {
  * Drains the outbox through the chat fronts. It owns every retry and wait: a front only reports what
  * happened (DeliveryOutcome), and the row records attempts and the next attempt time, so a restart
  * carries on where the last process stopped. Every send first takes a token from the limiter; a chat
- * that must wait has its rows put back with the time it may send again, and a platform out of tokens is
- * left out of the claims, so waiting never spins and never holds rows.
+ * that must wait has its rows put back with the time it may send again. A platform whose next token is
+ * at most holdMs away (the Telegram spacing: ~37 ms) is waited for holding the claimed rows; one further
+ * off (a 429 pause) is left out of the claims, so waiting never spins and never holds rows for long.
  */
 export class Dispatcher {
   readonly limiter: RateLimiter;
