@@ -20,7 +20,11 @@ export interface DispatcherOptions {
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   /** the send limits; pass the instance the fronts use for command replies, so both draw from one budget */
   limiter?: RateLimiter;
-  /** a round claims the chats of this many oldest due rows, with all their due rows (see claimDue) */
+  /**
+   * a claim takes the chats of this many oldest due rows, with all their due rows (see claimDue); default
+   * 20: claims top up as the workers go, so a larger one would only hold more rows in flight while they
+   * wait their turn for a send token (and leave more to requeue after a crash)
+   */
   batch?: number;
   /** chats sent to at once (sends to one chat stay in order, one after another) */
   concurrency?: number;
@@ -255,7 +259,7 @@ export class Dispatcher {
     const handed = this.handed.splice(0);
     if (handed.length) return handed;
     const now = this.now();
-    return claimDue(this.opts.prisma, this.opts.batch ?? 100, new Date(now), { skipPlatforms: this.skippedPlatforms(now) });
+    return claimDue(this.opts.prisma, this.opts.batch ?? 20, new Date(now), { skipPlatforms: this.skippedPlatforms(now) });
   }
 
   /** Sleeps until the next row comes due, a skipped platform has tokens again, a wake-up, or idleMs. */
