@@ -74,8 +74,8 @@ interface WatchFiring {
 
 /**
  * Rules at run time: the engine in memory, the rows in the database, and the hub subscriptions that keep
- * each rule's pair streaming. Firings leave here only as outbox rows, written in one transaction with the
- * rule state that produced them; nothing is sent from the tick path.
+ * each rule's pair streaming. Firings leave here only as outbox rows, written in one statement with the
+ * rule state that produced them (record-firings.ts); nothing is sent from the tick path.
  */
 export class AlertService {
   readonly engine: AlertEngine;
