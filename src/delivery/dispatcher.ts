@@ -311,15 +311,19 @@ export class Dispatcher {
       for (;;) {
         // stopping: what no worker started goes back below in one write, not one per chat
         if (this.stopping.signal.aborted) return;
-        topUp();
         let chat = queue.shift();
-        if (!chat && refill) {
-          await refill;
+        if (!chat) {
+          topUp();
+          if (refill) await refill;
           chat = queue.shift();
         }
         if (!chat) return;
         // Keep going after a failure: every claimed row must end up written or stranded, never left in flight.
-        await this.deliverChat(chat).catch((err: unknown) => void (firstError ??= { err }));
+        const delivering = this.deliverChat(chat).catch((err: unknown) => void (firstError ??= { err }));
+        // after the chat's delivery has started: a freshly handed-over alert should not wait behind the claim
+        // (synchronously, while this worker is still in the round, so no claim can land after the round ended)
+        topUp();
+        await delivering;
       }
     };
     await Promise.all(Array.from({ length: concurrency }, worker));
