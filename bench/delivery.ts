@@ -145,6 +145,9 @@ async function seed(url: string): Promise<Map<Part, Expected>> {
       if (rows.length !== p.count) throw new Error(`seeded ${rows.length} rules for ${p.name}, expected ${p.count}`);
       out.set(p, new Map(rows.map((r) => [r.external_id, r.id])));
     }
+    // tables filled in one go have no planner statistics until autovacuum gets to them; a database in
+    // service has them
+    await db.prisma.$executeRawUnsafe('ANALYZE');
     return out;
   } finally {
     await db.close();
