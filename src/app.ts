@@ -79,7 +79,14 @@ export function createApp(config: Config, deps: AppDeps): App {
   let dispatcher: Dispatcher | undefined;
   // one budget per platform for everything the process sends: alerts and command replies alike
   const limiter = new RateLimiter();
-  const alertService = new AlertService({ hub, log, now, maxRulesPerChat: config.maxRulesPerChat, onEnqueued: () => dispatcher?.wake() });
+  const alertService = new AlertService({
+    hub,
+    log,
+    now,
+    maxRulesPerChat: config.maxRulesPerChat,
+    onEnqueued: () => dispatcher?.wake(),
+    handoff: { accepts: (count) => dispatcher?.accepts(count) ?? false, take: (rows) => dispatcher?.take(rows) },
+  });
   const gapFiller = new GapFiller({
     hub,
     feeds,
@@ -151,6 +158,7 @@ export function createApp(config: Config, deps: AppDeps): App {
       postWebhook: (req) => postWebhook(req, { allowLocal: config.webhookAllowLocal }),
       // on a server, a NOTIFY after each commit wakes every instance, not just this one
       ...(opened.engine === 'postgres' && config.databaseUrl ? { listen: listenForOutbox(config.databaseUrl, { log }) } : {}),
+      onChatMigrated: (moved) => alertService.chatMigrated(moved),
       onChatUnreachable: (chatId) => {
         alertService.pauseChat(chatId).catch((err: unknown) => log.warn({ mod: 'alerts', chatId, err: describeError(err) }, 'could not pause the rules of an unreachable chat'));
       },

@@ -1,5 +1,5 @@
 import { Prisma, type PrismaClient, type AlertRule, type Watch } from '../generated/prisma/client.js';
-import { deactivateChat as deactivateChatRow, reactivateChat as reactivateChatRow, upsertChat, type ChatRefInput } from '../db/chats.js';
+import { deactivateChat as deactivateChatRow, migrateChat as migrateChatRow, reactivateChat as reactivateChatRow, upsertChat, type ChatRefInput, type MigratedChat } from '../db/chats.js';
 import { channelOfRule, findLinkedChannel, linkChannel, listLinkedChannels, unlinkChannel, type LinkedChannelRow } from '../db/channels.js';
 import type { Db } from '../db/types.js';
 import { describeError, UserInputError } from '../errors.js';
@@ -12,17 +12,18 @@ import type { PriceTick } from '../market/types.js';
 import type { ChatRef, Platform, WatchMove, WebhookView } from '../chat/commands/types.js';
 import { renderAlertMessage, renderWatchMessage } from '../chat/format.js';
 import { randomBytes } from 'node:crypto';
-import { enqueue, type OutboxRow } from '../delivery/outbox.js';
-import type { AlertPayload, NewNotification } from '../delivery/notification.js';
+import type { ClaimedNotification, OutboxRow } from '../delivery/outbox.js';
+import type { AlertPayload } from '../delivery/notification.js';
 import { AlertEngine } from './engine.js';
+import { firingRuleDetails, recordFirings, type FiringMessage } from './record-firings.js';
 import { describeCondition } from './grammar.js';
 import {
-  columnsToCondition, createRule, deleteAllChatRules, deleteChatRule, listChatRules, loadActiveRules, loadSnoozedRules, markRulesExpired, recordFiring,
+  columnsToCondition, createRule, deleteAllChatRules, deleteChatRule, listChatRules, loadActiveRules, loadSnoozedRules, markRulesExpired,
   rowToEngineRule, saveRuleStates,
 } from './store.js';
 import type { EngineRule, Firing, RuleRuntimeState, RuleSpec } from './types.js';
 import {
-  addWatch, isWatchRuleId, listWatches, loadWatches, MAX_WATCHES_PER_CHAT, recordWatchFiring, removeWatch, watchIdOf, watchRuleId,
+  addWatch, isWatchRuleId, listWatches, loadWatches, MAX_WATCHES_PER_CHAT, removeWatch, watchIdOf, watchRuleId,
   watchToEngineRule, type AddedWatch,
 } from './watches.js';
 
@@ -33,6 +34,8 @@ export interface AlertServiceOptions {
   now?: () => number;
   /** called after firings were committed to the outbox, to wake the dispatcher */
   onEnqueued?: () => void;
+  /** the dispatcher, when it may take a few new rows written already claimed (no claim round trip) */
+  handoff?: { accepts(count: number): boolean; take(rows: readonly ClaimedNotification[]): void };
   engine?: AlertEngine;
   maxWatchesPerChat?: number;
   /** schedules the end of a snooze (default: an unref'd setTimeout); tests end one without waiting */
@@ -86,8 +89,8 @@ interface WatchFiring {
 
 /**
  * Rules at run time: the engine in memory, the rows in the database, and the hub subscriptions that keep
- * each rule's pair streaming. Firings leave here only as outbox rows, written in one transaction with the
- * rule state that produced them; nothing is sent from the tick path.
+ * each rule's pair streaming. Firings leave here only as outbox rows, written in one statement with the
+ * rule state that produced them (record-firings.ts); nothing is sent from the tick path.
  */
 export class AlertService {
   readonly engine: AlertEngine;
@@ -318,6 +321,23 @@ export class AlertService {
   }
 
   /**
+   * The chat lives on under a new platform id (a Telegram group upgraded to a supergroup): its row takes
+   * the new id; see migrateChat in db/chats.ts for a row the new id already had. Null when nothing moved.
+   */
+  async migrateChat(platform: Platform, from: string, to: string): Promise<MigratedChat | null> {
+    const moved = await this.db().$transaction((tx) => migrateChatRow(tx, { platform, from, to }));
+    if (moved) this.chatMigrated(moved);
+    return moved;
+  }
+
+  /** A migration was written (here or by the dispatcher): watches of a merged row now belong to the kept one. */
+  chatMigrated(moved: MigratedChat): void {
+    if (!moved.merged) return;
+    for (const id of moved.merged.droppedWatchIds) this.forget(watchRuleId(id));
+    for (const meta of this.watchMeta.values()) if (meta.chatId === moved.merged.id) meta.chatId = moved.chat.id;
+  }
+
+  /**
    * Makes a one-shot rule that fired live again, its reference and side taken from the current price as
    * for a new rule. A live rule is left alone, except that a snooze on it ends. Null when the chat has no
    * such rule any more (deleted, or another chat's).
@@ -477,21 +497,20 @@ export class AlertService {
     const prisma = this.db();
     for (let attempt = 0; ; attempt++) {
       try {
-        await prisma.$transaction(
-          async (tx) => {
-            const notifications = await ruleNotifications(tx, firings);
-            for (const f of firings) await recordFiring(tx, f.ruleId, f.state, f.final, f.price);
-            const watchRows: NewNotification[] = [];
-            const languages = await chatLanguages(tx, watchFirings.map((w) => w.chatId));
-            for (const w of watchFirings) {
-              if (!(await recordWatchFiring(tx, w.watchId, w.price, new Date(w.at)))) continue;
-              const text = renderWatchMessage(languages.get(w.chatId) ?? 'en', w.move);
-              watchRows.push({ chatId: w.chatId, dedupeKey: `watch:${w.watchId}:${w.at}`, text, payload: { kind: 'notice' } });
-            }
-            await enqueue(tx, [...notifications, ...watchRows], new Date(this.now()));
-          },
-          { timeout: 60_000, maxWait: 30_000 },
-        );
+        // Read outside the write: recordFirings inserts a message only if its rule was still active when
+        // written, so a rule deleted in between gets none.
+        const notifications = await ruleNotifications(prisma, firings);
+        const messages = [...notifications, ...(await watchNotifications(prisma, watchFirings))];
+        // not on a retry: had the failed attempt committed after all, its claimed rows would wait for a restart
+        const claim = attempt === 0 && (this.opts.handoff?.accepts(messages.length) ?? false);
+        const { claimed } = await recordFirings(prisma, {
+          rules: firings.map((f) => ({ ruleId: f.ruleId, state: f.state, final: f.final, price: f.price })),
+          watches: watchFirings.map((w) => ({ watchId: w.watchId, price: w.price, at: w.at })),
+          messages,
+          now: new Date(this.now()),
+          claim,
+        });
+        if (claimed.length) this.opts.handoff?.take(claimed);
         return;
       } catch (err) {
         const delayMs = nextDelay(attempt, { baseMs: 200, capMs: 10_000 });
@@ -585,27 +604,21 @@ export class AlertService {
  */
 async function ruleNotifications(tx: Db, firings: readonly Firing[]): Promise<OutboxRow[]> {
   if (firings.length === 0) return [];
-  const rows = await tx.alertRule.findMany({
-    where: { id: { in: firings.map((f) => f.ruleId) }, state: { not: 'deleted' } },
-    select: {
-      id: true, chatId: true, note: true, pair: true, kind: true, op: true, threshold: true, windowSec: true,
-      chat: { select: { kind: true, timezone: true, language: true, userLanguage: true, webhook: { select: { active: true } } } },
-    },
-  });
+  const rows = await firingRuleDetails(tx, firings.map((f) => f.ruleId));
   const byId = new Map(rows.map((r) => [r.id, r]));
   return firings.flatMap((f) => {
     const row = byId.get(f.ruleId);
     if (!row) return [];
     const condition = columnsToCondition(row);
-    const language = resolveLanguage(row.chat.language, row.chat.kind, row.chat.userLanguage);
+    const language = resolveLanguage(row.language, row.chatKind, row.userLanguage);
     const payload: AlertPayload = {
       kind: 'alert', ruleId: f.ruleId, exchange: f.exchange, pair: f.pair, condition: describeCondition(condition, row.pair),
       price: f.price, at: f.at, source: f.source, final: f.final, language, ...(row.note ? { note: row.note } : {}),
     };
-    const text = renderAlertMessage(language, payload, condition, row.chat.timezone);
+    const text = renderAlertMessage(language, payload, condition, row.timezone);
     const message: OutboxRow = { chatId: row.chatId, ruleId: f.ruleId, dedupeKey: `rule:${f.ruleId}:fire:${f.state.fireCount}`, text, payload };
     // the webhook copy is a row of its own, so a failing receiver never holds back the chat message
-    return row.chat.webhook?.active ? [message, { ...message, dedupeKey: `${message.dedupeKey}:webhook`, target: 'webhook' as const }] : [message];
+    return row.webhookActive ? [message, { ...message, dedupeKey: `${message.dedupeKey}:webhook`, target: 'webhook' as const }] : [message];
   });
 }
 
@@ -620,7 +633,15 @@ function chatInput(chat: ChatRef): ChatRefInput {
   };
 }
 
-/** The language each chat's messages are worded in, read in the transaction that writes them. */
+/** Watch messages, worded in each chat's language; a watch removed meanwhile gets none (recordFirings). */
+async function watchNotifications(db: Db, watchFirings: readonly WatchFiring[]): Promise<FiringMessage[]> {
+  const languages = await chatLanguages(db, watchFirings.map((w) => w.chatId));
+  return watchFirings.map((w) => ({
+    chatId: w.chatId, watchId: w.watchId, dedupeKey: `watch:${w.watchId}:${w.at}`, text: renderWatchMessage(languages.get(w.chatId) ?? 'en', w.move), payload: { kind: 'notice' },
+  }));
+}
+
+/** The language each chat's messages are worded in. */
 async function chatLanguages(tx: Db, chatIds: readonly number[]): Promise<Map<number, Lang>> {
   if (chatIds.length === 0) return new Map();
   const rows = await tx.chat.findMany({ where: { id: { in: [...new Set(chatIds)] } }, select: { id: true, kind: true, language: true, userLanguage: true } });

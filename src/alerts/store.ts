@@ -208,14 +208,6 @@ export async function saveRuleStates(db: Db, states: ReadonlyMap<number, RuleRun
   }
 }
 
-/** A firing's rule update; the caller writes it in the same transaction as the firing's notification. */
-export function recordFiring(db: Db, ruleId: number, state: RuleRuntimeState, final: boolean, price: number) {
-  return db.alertRule.updateMany({
-    where: { id: ruleId, state: 'active' },
-    data: { ...stateColumns(state), lastPrice: new Prisma.Decimal(price.toString()), ...(final ? { state: 'fired' } : {}) },
-  });
-}
-
 export function markRulesExpired(db: Db, ids: readonly number[]) {
   return db.alertRule.updateMany({ where: { id: { in: [...ids] }, state: 'active' }, data: { state: 'expired' } });
 }

@@ -108,15 +108,3 @@ export async function loadWatches(db: Db): Promise<Array<{ row: Watch; rule: Eng
   const rows = await db.watch.findMany({ where: { chat: { active: true } }, orderBy: { id: 'asc' } });
   return rows.map((row) => ({ row, rule: watchToEngineRule(row) }));
 }
-
-/**
- * A watch message's row update, written in the same transaction as the message. False when the watch is
- * gone (unwatched while the firing waited for the writer): the caller then drops the message too.
- */
-export async function recordWatchFiring(db: Db, watchId: number, price: number, at: Date): Promise<boolean> {
-  const { count } = await db.watch.updateMany({
-    where: { id: watchId },
-    data: { referencePrice: new Prisma.Decimal(price.toString()), lastNotifiedAt: at },
-  });
-  return count > 0;
-}

@@ -5,7 +5,9 @@
 export type DeliveryOutcome =
   | { ok: true }
   | { ok: false; reason: 'rate_limited'; retryAfterMs: number; global?: boolean; error: string }
-  | { ok: false; reason: 'forbidden' | 'not_found' | 'transient' | 'permanent'; error: string };
+  | { ok: false; reason: 'forbidden' | 'not_found' | 'transient' | 'permanent'; error: string }
+  /** the chat lives on under another id (a Telegram group upgraded to a supergroup): move it and send there */
+  | { ok: false; reason: 'migrated'; to: string; error: string };
 
 /**
  * A button under a message. `data` comes back verbatim when it is pressed (see commands/buttons.ts for

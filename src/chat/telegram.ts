@@ -100,7 +100,9 @@ export function classifyTelegramError(err: unknown): DeliveryOutcome {
     if (code === 403) return { ok: false, reason: 'forbidden', error };
     if (code === 400) {
       // A group upgraded to a supergroup lives on under a new id (parameters.migrate_to_chat_id): the old one is gone.
-      if (/chat not found|user not found|PEER_ID_INVALID|upgraded to a supergroup/i.test(description) || err.parameters.migrate_to_chat_id !== undefined) {
+      const migrateTo = err.parameters.migrate_to_chat_id;
+      if (typeof migrateTo === 'number') return { ok: false, reason: 'migrated', to: String(migrateTo), error };
+      if (/chat not found|user not found|PEER_ID_INVALID|upgraded to a supergroup/i.test(description)) {
         return { ok: false, reason: 'not_found', error };
       }
       // Telegram says 400, but it is the chat refusing us (muted in a group, channel without post rights).
@@ -403,6 +405,7 @@ export class TelegramFront implements ChatFront {
   }
 
   private async onMessage(ctx: Context, msg: Message): Promise<void> {
+    if (msg.migrate_to_chat_id !== undefined || msg.migrate_from_chat_id !== undefined) return this.onMigration(msg);
     const chat = toChatRef(msg.chat, msg.from);
     const reply = await this.replyTo(msg, chat, ctx.me.username);
     if (!reply) return;
@@ -495,6 +498,23 @@ export class TelegramFront implements ChatFront {
       }
     } catch (err) {
       this.log.warn({ ...ctx, err: describeError(err) }, 'could not record a membership change');
+    }
+  }
+
+  /**
+   * A group was upgraded to a supergroup: Telegram says so in the old group (migrate_to_chat_id) and in
+   * the new one (migrate_from_chat_id). The first to arrive moves the chat to the new id; the second
+   * finds nothing left to move.
+   */
+  private async onMigration(msg: Message): Promise<void> {
+    const [from, to] = msg.migrate_to_chat_id !== undefined ? [msg.chat.id, msg.migrate_to_chat_id] : [msg.migrate_from_chat_id!, msg.chat.id];
+    const ctx = { from: String(from), to: String(to) };
+    try {
+      const moved = await this.opts.services.alerts?.migrateChat?.('telegram', ctx.from, ctx.to);
+      if (moved) this.log.info({ ...ctx, merged: moved.merged !== null }, 'group upgraded to a supergroup; its alerts moved to the new chat id');
+    } catch (err) {
+      // the dispatcher's first send to the old id is refused with the new id, and moves the chat then
+      this.log.warn({ ...ctx, err: describeError(err) }, 'could not move an upgraded group to its new id');
     }
   }
 

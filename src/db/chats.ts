@@ -69,3 +69,56 @@ export async function reactivateChat(db: Db, key: ChatKey, now: Date): Promise<R
   });
   return { chat, wasInactive: !chat.active, resumed: resumed.sort((a, b) => a.id - b.id) };
 }
+
+export interface MigratedChat {
+  /** the chat's row, now under the new id (the row that was under the old id: its rules, watches and outbox came along) */
+  chat: Chat;
+  /** the bot had already stored the new id as a chat of its own: that row was folded into `chat` and deleted */
+  merged: { id: number; droppedWatchIds: number[] } | null;
+}
+
+/**
+ * A Telegram group upgraded to a supergroup lives on under a new id: the chat row takes the new id, so
+ * its rules, watches, webhook and waiting outbox rows follow without being touched. Null when no row has
+ * the old id (never stored, or moved already: Telegram reports the upgrade in both chats, and the
+ * dispatcher may learn it from a refused send too).
+ *
+ * If the new id already has a row (someone used the bot in the supergroup before the upgrade reached
+ * us), the old row is kept, since its id is what rules and claimed outbox rows point at, and the newer
+ * one is folded into it: its rules, watches, outbox rows and webhook move over; where both have a watch
+ * of the same pair, or both a webhook, or both a setting, the newer chat's wins, being what the group
+ * set last. Run it in a transaction.
+ */
+export async function migrateChat(db: Db, move: { platform: Platform; from: string; to: string }): Promise<MigratedChat | null> {
+  const { platform, from, to } = move;
+  if (from === to) return null;
+  const old = await db.chat.findUnique({ where: { platform_externalId: { platform, externalId: from } } });
+  if (!old) return null;
+  const newer = await db.chat.findUnique({ where: { platform_externalId: { platform, externalId: to } } });
+  let merged: MigratedChat['merged'] = null;
+  if (newer) {
+    const pairKey = (w: { exchange: string; pair: string }): string => `${w.exchange}\u0000${w.pair}`;
+    const newerPairs = new Set((await db.watch.findMany({ where: { chatId: newer.id }, select: { exchange: true, pair: true } })).map(pairKey));
+    const droppedWatchIds = (await db.watch.findMany({ where: { chatId: old.id }, select: { id: true, exchange: true, pair: true } })).filter((w) => newerPairs.has(pairKey(w))).map((w) => w.id);
+    if (droppedWatchIds.length) await db.watch.deleteMany({ where: { id: { in: droppedWatchIds } } });
+    await db.watch.updateMany({ where: { chatId: newer.id }, data: { chatId: old.id } });
+    await db.alertRule.updateMany({ where: { chatId: newer.id }, data: { chatId: old.id } });
+    await db.notification.updateMany({ where: { chatId: newer.id }, data: { chatId: old.id } });
+    if (await db.webhook.findUnique({ where: { chatId: newer.id }, select: { id: true } })) {
+      await db.webhook.deleteMany({ where: { chatId: old.id } });
+      await db.webhook.update({ where: { chatId: newer.id }, data: { chatId: old.id } });
+    }
+    await db.chat.delete({ where: { id: newer.id } });
+    merged = { id: newer.id, droppedWatchIds };
+  }
+  const chat = await db.chat.update({
+    where: { id: old.id },
+    data: {
+      externalId: to,
+      // a supergroup is a 'group' to us (see the Telegram front's toChatRef)
+      kind: 'group',
+      ...(newer ? { active: old.active || newer.active, title: newer.title ?? old.title, timezone: newer.timezone ?? old.timezone, language: newer.language ?? old.language } : {}),
+    },
+  });
+  return { chat, merged };
+}

@@ -1,11 +1,12 @@
 import type { PrismaClient } from '../generated/prisma/client.js';
 import type { ChatFront, DeliveryOutcome, SendOptions } from '../chat/front.js';
 import { alertButtons } from '../chat/commands/buttons.js';
+import { migrateChat, type MigratedChat } from '../db/chats.js';
 import { describeError } from '../errors.js';
 import { sleep as realSleep } from '../lib/abort.js';
 import { nextDelay } from '../lib/backoff.js';
 import type { Logger } from '../log.js';
-import { RateLimiter, type Platform } from './limits.js';
+import { RateLimiter, type ChatKind, type Platform } from './limits.js';
 import { AlertPayload } from './notification.js';
 import { postWebhook, webhookGivesUp, webhookOffNotice, type WebhookOutcome, type WebhookRequest } from './webhook.js';
 import { resolveLanguage } from '../i18n/index.js';
@@ -20,7 +21,11 @@ export interface DispatcherOptions {
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   /** the send limits; pass the instance the fronts use for command replies, so both draw from one budget */
   limiter?: RateLimiter;
-  /** a round claims the chats of this many oldest due rows, with all their due rows (see claimDue) */
+  /**
+   * a claim takes the chats of this many oldest due rows, with all their due rows (see claimDue); default
+   * 20: claims top up as the workers go, so a larger one would only hold more rows in flight while they
+   * wait their turn for a send token (and leave more to requeue after a crash)
+   */
   batch?: number;
   /** chats sent to at once (sends to one chat stay in order, one after another) */
   concurrency?: number;
@@ -30,6 +35,8 @@ export interface DispatcherOptions {
   maxAttempts?: number;
   /** told when a chat turned out unreachable, so its rules leave the engine too */
   onChatUnreachable?: (chatId: number) => void;
+  /** told when a send found the chat under a new id and the dispatcher moved it (in-memory follow-up only) */
+  onChatMigrated?: (moved: MigratedChat) => void;
   /**
    * Subscribes to new-row notifications from other processes (Postgres LISTEN, see listen.ts); resolves
    * once listening, to a function that unsubscribes. Rows enqueued in this process wake it via wake().
@@ -37,7 +44,15 @@ export interface DispatcherOptions {
   listen?: (onNotify: () => void) => Promise<() => Promise<void>>;
   /** posts one webhook delivery (tests may stub it; default postWebhook) */
   postWebhook?: (req: WebhookRequest) => Promise<WebhookOutcome>;
+  /**
+   * a platform wait up to this long is waited out holding the claimed rows (default 2 s): the Telegram
+   * spacing makes one every ~37 ms, and giving rows back for each would cost two writes and a claim per send
+   */
+  holdMs?: number;
 }
+
+/** rows handed over in-process (see take()) beyond this many wait for a claim instead */
+const MAX_HANDED = 50;
 
 /** Buttons act on one rule: only a message that is one alert's whole text (or its last part) carries them. */
 function buttonsFor(msg: OutgoingMessage<ClaimedNotification>): SendOptions | undefined {
@@ -106,8 +121,9 @@ function isHighSurrogate(code: number): boolean {
  * Drains the outbox through the chat fronts. It owns every retry and wait: a front only reports what
  * happened (DeliveryOutcome), and the row records attempts and the next attempt time, so a restart
  * carries on where the last process stopped. Every send first takes a token from the limiter; a chat
- * that must wait has its rows put back with the time it may send again, and a platform out of tokens is
- * left out of the claims, so waiting never spins and never holds rows.
+ * that must wait has its rows put back with the time it may send again. A platform whose next token is
+ * at most holdMs away (the Telegram spacing: ~37 ms) is waited for holding the claimed rows; one further
+ * off (a 429 pause) is left out of the claims, so waiting never spins and never holds rows for long.
  */
 export class Dispatcher {
   readonly limiter: RateLimiter;
@@ -124,6 +140,11 @@ export class Dispatcher {
   private stranded: bigint[] = [];
   /** parts already sent of texts too long for one message, by row, while their rows wait for the rest */
   private readonly partsSent = new Map<bigint, number>();
+  /** rows written already claimed by this process (take()), not yet picked up by a round */
+  private handed: ClaimedNotification[] = [];
+  /** per platform, the tail of the line of workers waiting for a send token (see platformToken) */
+  private readonly tokenLines = new Map<Platform, Promise<void>>();
+  private running = false;
 
   constructor(private readonly opts: DispatcherOptions) {
     this.log = opts.log.child({ mod: 'dispatcher' });
@@ -142,6 +163,7 @@ export class Dispatcher {
         this.log.warn({ err: describeError(err), idleMs: this.idleMs() }, 'cannot listen for new notifications; rows from other processes are picked up by the idle check');
       }
     }
+    this.running = true;
     this.loop = this.run();
   }
 
@@ -149,6 +171,8 @@ export class Dispatcher {
     this.stopping.abort(new Error('dispatcher stopping'));
     this.idleWait?.abort();
     await this.loop;
+    this.running = false;
+    await this.giveBack(this.handed.splice(0));
     await this.unlisten?.().catch((err: unknown) => this.log.warn({ err: describeError(err) }, 'could not stop listening'));
   }
 
@@ -156,6 +180,37 @@ export class Dispatcher {
   wake(): void {
     this.pendingWake = true;
     this.idleWait?.abort();
+  }
+
+  /**
+   * Whether `count` new rows may be written already claimed for this process and handed over with take():
+   * the writer then saves the claim's round trip on the way from a tick to the platform. A burst is left
+   * to the claims (its rows would only wait here), and so is everything once stopping.
+   */
+  accepts(count: number): boolean {
+    return this.running && !this.stopping.signal.aborted && this.handed.length + count <= MAX_HANDED;
+  }
+
+  /**
+   * Rows the caller wrote with status 'sending' for this process (after accepts() said yes), committed.
+   * They are delivered like claimed rows; once stopping they are put back to pending instead (and a crash
+   * leaves them to the start-up requeue, as any claimed row).
+   */
+  take(rows: readonly ClaimedNotification[]): void {
+    if (rows.length === 0) return;
+    if (!this.running || this.stopping.signal.aborted) {
+      void this.giveBack([...rows]);
+      return;
+    }
+    this.handed.push(...rows);
+    this.wake();
+  }
+
+  private async giveBack(rows: ClaimedNotification[]): Promise<void> {
+    if (rows.length === 0) return;
+    await release(this.opts.prisma, rows.map((r) => r.id), new Date(this.now())).catch((err: unknown) =>
+      this.log.warn({ err: describeError(err), rows: rows.length }, 'could not put handed-over rows back; the next start-up requeues them'),
+    );
   }
 
   private idleMs(): number {
@@ -174,11 +229,11 @@ export class Dispatcher {
           await markRetry(this.opts.prisma, this.stranded, new Date(this.now()), 'outcome not recorded (database error)');
           this.stranded = [];
         }
-        const now = this.now();
-        skipped = [...this.opts.fronts.keys()].filter((p) => this.limiter.platformWait(p, now) > 0);
-        const rows = await claimDue(this.opts.prisma, this.opts.batch ?? 100, new Date(now), { skipPlatforms: skipped });
-        claimed = rows.length;
-        if (claimed) await this.deliverAll(rows);
+        const handed = this.handed.splice(0);
+        const first = handed.length ? handed : await this.claim();
+        claimed = first.length;
+        if (claimed) await this.deliverAll(first);
+        else skipped = this.skippedPlatforms(this.now());
         failures = 0;
       } catch (err) {
         const delayMs = nextDelay(failures++, { baseMs: 500, capMs: 30_000 });
@@ -189,6 +244,23 @@ export class Dispatcher {
       if (claimed > 0 || this.pendingWake) continue;
       await this.idle(skipped);
     }
+  }
+
+  /** platforms whose send tokens are further off than a hold: claiming their rows would only put them back */
+  private skippedPlatforms(now: number): Platform[] {
+    return [...this.opts.fronts.keys()].filter((p) => this.limiter.platformWait(p, now) > this.holdMs());
+  }
+
+  private holdMs(): number {
+    return this.opts.holdMs ?? 2_000;
+  }
+
+  /** Handed-over rows first, then due rows from the database. */
+  private async claim(): Promise<ClaimedNotification[]> {
+    const handed = this.handed.splice(0);
+    if (handed.length) return handed;
+    const now = this.now();
+    return claimDue(this.opts.prisma, this.opts.batch ?? 20, new Date(now), { skipPlatforms: this.skippedPlatforms(now) });
   }
 
   /** Sleeps until the next row comes due, a skipped platform has tokens again, a wake-up, or idleMs. */
@@ -211,26 +283,90 @@ export class Dispatcher {
   /**
    * One chat's rows in order, one message after another; different chats side by side. A chat's webhook
    * rows are a queue of their own: never packed into a chat message, and neither waits for the other.
+   * While the workers send, the next claim is made as soon as fewer chats are waiting than there are
+   * workers, so a long burst drains without a gap (and without a wake-up) between claims; the round ends
+   * when a claim finds nothing more.
    */
-  private async deliverAll(rows: readonly ClaimedNotification[]): Promise<void> {
-    const byChat = new Map<string, ClaimedNotification[]>();
-    for (const row of rows) {
-      const key = `${row.target}:${row.chatId}`;
-      const list = byChat.get(key);
-      if (list) list.push(row);
-      else byChat.set(key, [row]);
-    }
-    const chats = [...byChat.values()];
-    let next = 0;
+  private async deliverAll(first: readonly ClaimedNotification[]): Promise<void> {
+    const queue = byChat(first);
+    const concurrency = this.opts.concurrency ?? 8;
+    let more = true;
+    let refill: Promise<void> | undefined;
     let firstError: { err: unknown } | undefined;
+    const topUp = (): void => {
+      if (refill || !more || this.stopping.signal.aborted || queue.length >= concurrency) return;
+      refill = this.claim()
+        .then(
+          (rows) => {
+            if (rows.length === 0) more = false;
+            queue.push(...byChat(rows));
+          },
+          (err: unknown) => {
+            more = false;
+            firstError ??= { err };
+          },
+        )
+        .finally(() => (refill = undefined));
+    };
     const worker = async (): Promise<void> => {
-      for (let chat = chats[next++]; chat; chat = chats[next++]) {
+      for (;;) {
+        // stopping: what no worker started goes back below in one write, not one per chat
+        if (this.stopping.signal.aborted) return;
+        let chat = queue.shift();
+        if (!chat) {
+          topUp();
+          if (refill) await refill;
+          chat = queue.shift();
+        }
+        if (!chat) return;
         // Keep going after a failure: every claimed row must end up written or stranded, never left in flight.
-        await this.deliverChat(chat).catch((err: unknown) => void (firstError ??= { err }));
+        const delivering = this.deliverChat(chat).catch((err: unknown) => void (firstError ??= { err }));
+        // after the chat's delivery has started: a freshly handed-over alert should not wait behind the claim
+        // (synchronously, while this worker is still in the round, so no claim can land after the round ended)
+        topUp();
+        await delivering;
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.opts.concurrency ?? 8, chats.length) }, worker));
+    await Promise.all(Array.from({ length: concurrency }, worker));
+    await refill;
+    // stopping: chats no worker started, and a claim that landed after the workers were done, go back untouched
+    if (queue.length) await this.giveBack(queue.flat());
     if (firstError) throw firstError.err;
+  }
+
+  /**
+   * A send token for one message to `chat`: 0 once taken, or how long the chat must wait before it can
+   * have one (its rows then go back to the outbox with that time). A wait for the platform up to holdMs
+   * is slept through holding the rows, in a line per platform, so workers take tokens one after another
+   * in claim order, each as soon as the spacing allows, instead of all waking for the same token.
+   * Undefined when stopping.
+   */
+  private async platformToken(platform: Platform, chat: string, kind: ChatKind): Promise<number | undefined> {
+    const ahead = this.tokenLines.get(platform) ?? Promise.resolve();
+    let leave!: () => void;
+    const mine = new Promise<void>((resolve) => (leave = resolve));
+    const tail = ahead.then(() => mine);
+    this.tokenLines.set(platform, tail);
+    try {
+      await ahead;
+      for (;;) {
+        if (this.stopping.signal.aborted) return undefined;
+        const now = this.now();
+        const chatWait = this.limiter.chatWait(platform, chat, kind, now);
+        if (chatWait > 0) return chatWait;
+        const platformWait = this.limiter.platformWait(platform, now);
+        if (platformWait > this.holdMs()) return platformWait;
+        if (platformWait === 0 && this.limiter.reserve(platform, chat, kind, now) === 0) return 0;
+        try {
+          await this.sleep(Math.max(1, platformWait), this.stopping.signal);
+        } catch {
+          return undefined;
+        }
+      }
+    } finally {
+      leave();
+      if (this.tokenLines.get(platform) === tail) this.tokenLines.delete(platform);
+    }
   }
 
   private async deliverChat(rows: ClaimedNotification[]): Promise<void> {
@@ -246,7 +382,10 @@ export class Dispatcher {
   /** `open` holds the rows whose outcome is not written yet; each write removes its rows. */
   private async deliverChatRows(rows: ClaimedNotification[], open: Set<ClaimedNotification>): Promise<void> {
     const db = this.opts.prisma;
-    const { platform, externalId: chat, kind, chatId } = rows[0]!;
+    const { platform, chatId } = rows[0]!;
+    // both change if the chat turns out to live on under another id (see 'migrated' below)
+    let { externalId: chat, kind } = rows[0]!;
+    let migrated = false;
     const settle = async (done: readonly ClaimedNotification[], write: (ids: bigint[]) => Promise<unknown>, final = false): Promise<void> => {
       const ids = done.filter((r) => open.has(r)).map((r) => r.id);
       if (ids.length) await write(ids);
@@ -269,7 +408,8 @@ export class Dispatcher {
     for (let msg = queue.shift(); msg; msg = queue.shift()) {
       if (this.stopping.signal.aborted) break;
       if (!msg.rows.some((r) => open.has(r))) continue; // the rest of a text whose row already failed
-      const waitMs = this.limiter.reserve(platform, chat, kind, this.now());
+      const waitMs = await this.platformToken(platform, chat, kind);
+      if (waitMs === undefined) break;
       if (waitMs > 0) {
         await settle([...open], (ids) => release(db, ids, new Date(this.now() + waitMs)));
         return;
@@ -287,6 +427,22 @@ export class Dispatcher {
         if (msg.partial) this.partsSent.set(msg.partial.row.id, msg.partial.parts);
         await settle(msg.completes, (ids) => markSent(db, ids, new Date(this.now())), true);
         continue;
+      }
+      if (outcome.reason === 'migrated') {
+        // once per delivery: a new id that itself says "migrated" is not followed round in circles
+        if (migrated) outcome = { ok: false, reason: 'transient', error: outcome.error };
+        else {
+          migrated = true;
+          const to = outcome.to;
+          const moved = await db.$transaction((tx) => migrateChat(tx, { platform, from: chat, to }));
+          this.log.info({ platform, from: chat, to, merged: moved?.merged != null }, 'group upgraded to a supergroup; its chat moved to the new id, sending there');
+          if (moved) this.opts.onChatMigrated?.(moved);
+          chat = to;
+          kind = 'group';
+          // the refused request took a token that Telegram counted anyway; the resend takes its own
+          queue.unshift(msg);
+          continue;
+        }
       }
       const tried = msg.rows;
       const untried = [...open].filter((r) => !tried.includes(r));
@@ -400,6 +556,17 @@ export class Dispatcher {
     }
     await settle([...open], (ids) => release(db, ids, new Date(this.now())));
   }
+}
+
+function byChat(rows: readonly ClaimedNotification[]): ClaimedNotification[][] {
+  const chats = new Map<string, ClaimedNotification[]>();
+  for (const row of rows) {
+    const key = `${row.target}:${row.chatId}`;
+    const list = chats.get(key);
+    if (list) list.push(row);
+    else chats.set(key, [row]);
+  }
+  return [...chats.values()];
 }
 
 /**

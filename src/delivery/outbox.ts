@@ -63,6 +63,9 @@ export async function claimDue(db: Db, limit: number, now: Date, opts: ClaimOpti
   const skip = skipped ? Prisma.sql`AND (h.target = 'webhook' OR hc.platform::text NOT IN (${skipped}))` : Prisma.empty;
   // a chat picked for its webhook rows must not bring along chat rows of a skipped platform
   const skipRows = skipped ? Prisma.sql`AND (q.target = 'webhook' OR q.chat_id NOT IN (SELECT sc.id FROM chats sc WHERE sc.platform::text IN (${skipped})))` : Prisma.empty;
+  // A chat with rows in flight (claimed earlier and still being sent, or handed over at birth) is left
+  // out, so its newer rows cannot be sent beside, or ahead of, the older ones.
+  const idle = (alias: string) => Prisma.raw(`AND NOT EXISTS (SELECT 1 FROM notifications s WHERE s.chat_id = ${alias}.chat_id AND s.target = ${alias}.target AND s.status = 'sending')`);
   // The status and due checks are repeated where the rows are locked: a row another dispatcher claimed
   // meanwhile is re-read there and dropped, while the window function (not allowed with FOR UPDATE)
   // runs a level below.
@@ -78,10 +81,10 @@ export async function claimDue(db: Db, limit: number, now: Date, opts: ClaimOpti
               SELECT r.id FROM (
                 SELECT q.id, row_number() OVER (PARTITION BY q.chat_id, q.target ORDER BY q.id) AS k
                   FROM notifications q
-                 WHERE q.status = 'pending' AND q.next_attempt_at <= ${now} ${skipRows}
+                 WHERE q.status = 'pending' AND q.next_attempt_at <= ${now} ${skipRows} ${idle('q')}
                    AND q.chat_id IN (
                      SELECT h.chat_id FROM notifications h JOIN chats hc ON hc.id = h.chat_id
-                      WHERE h.status = 'pending' AND h.next_attempt_at <= ${now} AND hc.active ${skip}
+                      WHERE h.status = 'pending' AND h.next_attempt_at <= ${now} AND hc.active ${skip} ${idle('h')}
                       ORDER BY h.id
                       LIMIT ${limit})) r
                WHERE r.k <= ${opts.perChat ?? 100})

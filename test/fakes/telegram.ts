@@ -127,6 +127,8 @@ export class FakeTelegram {
   /** lowercased username → chat, for getChat("@name") */
   private readonly publicChats = new Map<string, Chat>();
   private readonly chats = new Map<string, Chat>();
+  /** old group id → its supergroup's id, once upgraded (see migrateGroup) */
+  private readonly migrated = new Map<string, number>();
   private readonly sentList: SentMessage[] = [];
   private readonly listeners = new Set<() => void>();
   private readonly callListeners = new Set<(call: ApiCall) => void>();
@@ -334,6 +336,24 @@ export class FakeTelegram {
     });
   }
 
+  /**
+   * Upgrades a group to a supergroup under `newId`, as Telegram does: from now on a sendMessage to the
+   * old id fails with 400 and parameters.migrate_to_chat_id. With `announce` (default) the bot also gets
+   * the two service messages: migrate_to_chat_id in the old group, then migrate_from_chat_id in the new
+   * supergroup. Returns the new supergroup chat.
+   */
+  migrateGroup(group: Chat, newId: number, from: User, opts: { announce?: boolean } = {}): Chat {
+    const title = 'title' in group && typeof group.title === 'string' ? group.title : `Group ${group.id}`;
+    const supergroup = groupChat(newId, title, 'supergroup');
+    this.migrated.set(String(group.id), newId);
+    this.chats.set(String(newId), supergroup);
+    if (opts.announce ?? true) {
+      this.pushUpdate({ message: this.message(group, from, { migrate_to_chat_id: newId }) });
+      this.pushUpdate({ message: this.message(supergroup, from, { migrate_from_chat_id: Number(group.id) }) });
+    }
+    return supergroup;
+  }
+
   // ---- transport ----
 
   private message(chat: Chat, from: User, fields: Partial<Message>): Message {
@@ -392,6 +412,8 @@ export class FakeTelegram {
         if (p['chat_id'] === undefined) return this.error(res, 400, 'Bad Request: chat_id is empty');
         if (text.trim() === '') return this.error(res, 400, 'Bad Request: message text is empty');
         if (text.length > 4096) return this.error(res, 400, 'Bad Request: message is too long');
+        const movedTo = this.migrated.get(String(p['chat_id']));
+        if (movedTo !== undefined) return this.error(res, 400, 'Bad Request: group chat was upgraded to a supergroup chat', { migrate_to_chat_id: movedTo });
         const m: SentMessage = { at: this.now(), message_id: this.nextMessageId++, chat_id: String(p['chat_id']), text, payload: p };
         if (typeof p['parse_mode'] === 'string') m.parse_mode = p['parse_mode'];
         if (p['reply_markup'] !== undefined) m.reply_markup = p['reply_markup'];

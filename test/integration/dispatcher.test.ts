@@ -192,7 +192,8 @@ describe.each(engines)('dispatcher on $name', ({ name, open }) => {
     await startDispatcher({ concurrency: 1 });
     await until('all sent', settled);
     expect(consoleFront.sent).toEqual([{ chatId: 'local', text: 'c0', at: T0 }]);
-    expect(telegram.attempts.map((s) => [s.chatId, s.at - T0])).toEqual([['A', 0], ['A', 3_000], ['B', 3_000], ['C', 3_000]]);
+    // after the pause, the platform's opening burst of two, then the ~37 ms spacing
+    expect(telegram.attempts.map((s) => [s.chatId, s.at - T0])).toEqual([['A', 0], ['A', 3_000], ['B', 3_000], ['C', 3_037]]);
     // waiting for the platform did not count as an attempt
     expect((await db.prisma.notification.findMany({ where: { chatId: { in: ids } }, orderBy: { id: 'asc' } })).map((r) => r.attempts)).toEqual([2, 1, 1]);
   });
@@ -217,8 +218,12 @@ describe.each(engines)('dispatcher on $name', ({ name, open }) => {
     expect(telegram.sent).toHaveLength(120 + 8 + 25);
     expect(busiestWindow(times, 1_000)).toBeLessThanOrEqual(28);
     const busyTimes = telegram.to('busy').map((s) => s.at - T0);
-    expect(busyTimes.slice(0, 2)).toEqual([0, 0]);
-    for (let i = 2; i < busyTimes.length; i++) expect(busyTimes[i]! - busyTimes[i - 1]!).toBeGreaterThanOrEqual(1_000);
+    // the chat's burst of two needs no second between them (the platform spacing may put other chats in between)
+    expect(busyTimes[0]).toBe(0);
+    expect(busyTimes[1]!).toBeLessThan(1_000);
+    // the chat's bucket: bursts of two (alerts), about one a second on average — any n sends in a row span
+    // at least (n - 2) seconds; after a quiet spell its burst is back, so two may again go close together
+    for (let i = 0; i < busyTimes.length; i++) for (let j = i + 2; j < busyTimes.length; j++) expect(busyTimes[j]! - busyTimes[i]!).toBeGreaterThanOrEqual((j - i - 1) * 1_000);
     const groupTimes = telegram.to('group').map((s) => s.at);
     expect(busiestWindow(groupTimes, 60_000)).toBe(18);
     expect(groupTimes[18]! - groupTimes[0]!).toBe(60_000); // the 19th goes as soon as the first leaves the minute

@@ -162,7 +162,7 @@ export interface CommandServices {
    * methods serve chat reachability and buttons; commands work without them.
    */
   alerts?: Pick<AlertService, 'create' | 'list' | 'delete' | 'watch' | 'unwatch' | 'watchlist' | 'maxWatchesPerChat'> &
-    Partial<Pick<AlertService, 'deactivateChat' | 'reactivateChat' | 'rearm' | 'snooze' | 'timezone' | 'setTimezone' | 'language' | 'setLanguage' | 'webhook' | 'setWebhook' | 'removeWebhook'>> &
+    Partial<Pick<AlertService, 'deactivateChat' | 'reactivateChat' | 'migrateChat' | 'rearm' | 'snooze' | 'timezone' | 'setTimezone' | 'language' | 'setLanguage' | 'webhook' | 'setWebhook' | 'removeWebhook'>> &
     Partial<Pick<AlertService, 'linkChannel' | 'unlinkChannel' | 'channels' | 'linkedChannel' | 'channelOfRule'>>;
   now: () => number;
 }

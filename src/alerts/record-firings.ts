@@ -1,0 +1,176 @@
+import { Prisma } from '../generated/prisma/client.js';
+import type { Db } from '../db/types.js';
+import { OUTBOX_CHANNEL, type ClaimedNotification, type NotificationTarget, type OutboxRow } from '../delivery/outbox.js';
+import type { ChatKind, Platform } from '../delivery/limits.js';
+import type { RuleRuntimeState } from './types.js';
+
+/** A rule firing's new state, as the engine left it. */
+export interface RuleFiringWrite {
+  ruleId: number;
+  state: RuleRuntimeState;
+  /** a one-shot rule: it becomes 'fired' */
+  final: boolean;
+  price: number;
+}
+
+/** A watch message's new reference. */
+export interface WatchFiringWrite {
+  watchId: number;
+  price: number;
+  /** ms since epoch */
+  at: number;
+}
+
+/** An outbox row and the write it belongs to: it is written only if that rule (still active) or watch was. */
+export type FiringMessage = OutboxRow & { watchId?: number };
+
+export interface FiringBatch {
+  rules: readonly RuleFiringWrite[];
+  watches: readonly WatchFiringWrite[];
+  messages: readonly FiringMessage[];
+  /** the app's clock: the rows' creation and first attempt time */
+  now: Date;
+  /**
+   * Write the messages of active chats that have nothing else waiting or in flight already claimed
+   * ('sending', one attempt) for this process, and return them, so they can go out without a claim.
+   */
+  claim: boolean;
+}
+
+export interface RecordedFirings {
+  /** new outbox rows (a message whose dedupe key exists, or whose rule was no longer active, is not one) */
+  enqueued: number;
+  /** the new rows written already claimed (only with `claim`) */
+  claimed: ClaimedNotification[];
+}
+
+/** What a firing's message needs from its rule's row (the engine keeps none of it in memory). */
+export interface FiringRuleDetails {
+  id: number;
+  chatId: number;
+  note: string | null;
+  pair: string;
+  kind: 'level' | 'crosses' | 'move' | 'window_move';
+  op: string;
+  threshold: string;
+  windowSec: number | null;
+  timezone: string | null;
+  chatKind: 'private' | 'group' | 'channel';
+  /** the chat's /language and its private client's language: the message is worded by them */
+  language: string | null;
+  userLanguage: string | null;
+  webhookActive: boolean;
+}
+
+/**
+ * The rows of firing rules that are not deleted, with their chat's timezone, language and webhook state, in one
+ * round trip (the ORM's nested select took three: rules, chats, webhooks). The ids go in as an array the
+ * planner can probe the primary key with, whatever it guesses about the JSON's length.
+ */
+export async function firingRuleDetails(db: Db, ruleIds: readonly number[]): Promise<FiringRuleDetails[]> {
+  if (ruleIds.length === 0) return [];
+  const rows = await db.$queryRaw<FiringRuleDetails[]>`
+    SELECT r.id, r.chat_id AS "chatId", r.note, r.pair, r.kind::text AS kind, r.op, r.threshold::text AS threshold,
+           r.window_sec AS "windowSec", c.timezone, c.kind::text AS "chatKind", c.language, c.user_language AS "userLanguage",
+           COALESCE(w.active, false) AS "webhookActive"
+      FROM alert_rules r
+      JOIN chats c ON c.id = r.chat_id
+      LEFT JOIN webhooks w ON w.chat_id = r.chat_id
+     WHERE r.id = ANY (ARRAY(SELECT value::int FROM jsonb_array_elements_text(${JSON.stringify(ruleIds)}::jsonb)))
+       AND r.state <> 'deleted'`;
+  // the column's text has all 18 decimals; the wording wants the number as the ORM's Decimal writes it
+  return rows.map((r) => ({ ...r, threshold: new Prisma.Decimal(r.threshold).toString() }));
+}
+
+const decimal = (n: number | undefined): string | null => (n === undefined ? null : n.toString());
+const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
+
+/**
+ * Records a tick's firings in ONE statement: the rules' new state, the watches' new references and the
+ * outbox rows, all or nothing, as a transaction would, but in a single round trip instead of the five or
+ * more of an interactive transaction (the firing's share of a tick → Telegram was ~5 ms of ~8).
+ *
+ * A message is inserted only if its rule's row was still active and updated (a rule deleted or paused
+ * while its firing waited gets no message), or its watch still exists; the dedupe key keeps a retried
+ * batch from enqueueing a firing twice. A NOTIFY goes out with the commit when any row was inserted.
+ * Inputs travel as JSON, one parameter per kind, so the statement is the same for 1 or 250 firings.
+ */
+export async function recordFirings(db: Db, batch: FiringBatch): Promise<RecordedFirings> {
+  const rules = JSON.stringify(
+    batch.rules.map((r) => ({
+      id: r.ruleId,
+      armed: r.state.armed,
+      went_back: r.state.wentBack ?? false,
+      side: r.state.side ?? null,
+      reference_price: decimal(r.state.referencePrice),
+      fire_count: r.state.fireCount,
+      last_fired_at: iso(r.state.lastFiredAt),
+      last_price: decimal(r.price),
+      final: r.final,
+    })),
+  );
+  const watches = JSON.stringify(batch.watches.map((w) => ({ id: w.watchId, reference_price: decimal(w.price), at: iso(w.at) })));
+  const messages = JSON.stringify(
+    batch.messages.map((m, ord) => ({
+      ord,
+      chat_id: m.chatId,
+      rule_id: m.ruleId ?? null,
+      watch_id: m.watchId ?? null,
+      dedupe_key: m.dedupeKey,
+      text: m.text,
+      payload: m.payload,
+      target: m.target ?? 'chat',
+    })),
+  );
+  const now = batch.now;
+  // The "= ANY (ARRAY(…))" beside each join is for the planner: it cannot see how many rows a JSON input
+  // holds, and on a big table without fresh statistics it scanned every rule (~4 ms at 20 000) instead of
+  // probing the primary key. Every sub-statement sees the same snapshot, so "nothing else waiting or in flight" is judged on the
+  // rows before this batch; two messages of one batch for one chat are both claimed and leave together.
+  const rows = await db.$queryRaw<
+    Array<{ id: bigint; target: NotificationTarget; chat_id: number; platform: Platform; kind: ChatKind; external_id: string; text: string; attempts: number; payload: unknown; status: string; notified: bigint }>
+  >`
+    WITH fired AS (
+      UPDATE alert_rules r
+         SET armed = x.armed, went_back = x.went_back, side = x.side::"Side", reference_price = x.reference_price::numeric,
+             fire_count = x.fire_count, last_fired_at = x.last_fired_at::timestamptz, last_price = x.last_price::numeric,
+             state = CASE WHEN x.final THEN 'fired'::"RuleState" ELSE r.state END, updated_at = ${now}::timestamptz
+        FROM jsonb_to_recordset(${rules}::jsonb) AS x(id int, armed boolean, went_back boolean, side text, reference_price text,
+             fire_count int, last_fired_at text, last_price text, final boolean)
+       WHERE r.id = x.id AND r.state = 'active' AND r.id = ANY (ARRAY(SELECT (e->>'id')::int FROM jsonb_array_elements(${rules}::jsonb) e))
+      RETURNING r.id),
+    moved AS (
+      UPDATE watches w
+         SET reference_price = x.reference_price::numeric, last_notified_at = x.at::timestamptz
+        FROM jsonb_to_recordset(${watches}::jsonb) AS x(id int, reference_price text, at text)
+       WHERE w.id = x.id AND w.id = ANY (ARRAY(SELECT (e->>'id')::int FROM jsonb_array_elements(${watches}::jsonb) e))
+      RETURNING w.id),
+    msg AS (
+      SELECT m.*, (${batch.claim}::boolean AND c.active AND NOT EXISTS (
+               SELECT 1 FROM notifications o
+                WHERE o.chat_id = m.chat_id AND o.target::text = m.target AND o.status IN ('pending', 'sending'))) AS claim
+        FROM jsonb_to_recordset(${messages}::jsonb) AS m(ord int, chat_id int, rule_id int, watch_id int, dedupe_key text, text text, payload jsonb, target text)
+        JOIN chats c ON c.id = m.chat_id
+       WHERE c.id = ANY (ARRAY(SELECT (e->>'chat_id')::int FROM jsonb_array_elements(${messages}::jsonb) e))
+         AND (m.rule_id IS NULL OR m.rule_id IN (SELECT id FROM fired))
+         AND (m.watch_id IS NULL OR m.watch_id IN (SELECT id FROM moved))),
+    ins AS (
+      INSERT INTO notifications (chat_id, rule_id, dedupe_key, text, payload, status, target, attempts, next_attempt_at, created_at)
+      SELECT m.chat_id, m.rule_id, m.dedupe_key, m.text, m.payload,
+             (CASE WHEN m.claim THEN 'sending' ELSE 'pending' END)::"NotificationStatus", m.target::"NotificationTarget",
+             CASE WHEN m.claim THEN 1 ELSE 0 END, ${now}::timestamptz, ${now}::timestamptz
+        FROM msg m
+       ORDER BY m.ord
+      ON CONFLICT (dedupe_key) DO NOTHING
+      RETURNING id, chat_id, target, text, attempts, payload, status),
+    notified AS (SELECT pg_notify(${OUTBOX_CHANNEL}, '') FROM (SELECT 1 FROM ins LIMIT 1) one)
+    SELECT i.id, i.target::text AS target, i.chat_id, c.platform::text AS platform, c.kind::text AS kind, c.external_id,
+           i.text, i.attempts, i.payload, i.status::text AS status, (SELECT count(*) FROM notified) AS notified
+      FROM ins i JOIN chats c ON c.id = i.chat_id
+     WHERE c.id = ANY (ARRAY(SELECT (e->>'chat_id')::int FROM jsonb_array_elements(${messages}::jsonb) e))
+     ORDER BY i.id`;
+  const claimed = rows
+    .filter((r) => r.status === 'sending')
+    .map((r) => ({ id: r.id, target: r.target, chatId: r.chat_id, platform: r.platform, kind: r.kind, externalId: r.external_id, text: r.text, attempts: r.attempts, payload: r.payload }));
+  return { enqueued: rows.length, claimed };
+}

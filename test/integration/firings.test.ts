@@ -1,0 +1,147 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { firingRuleDetails, recordFirings, type FiringBatch } from '../../src/alerts/record-firings.js';
+import type { Database } from '../../src/db/client.js';
+import { Dispatcher } from '../../src/delivery/dispatcher.js';
+import { createLogger } from '../../src/log.js';
+import { engines } from '../helpers/db.js';
+import { RecordingFront } from '../helpers/recording-front.js';
+
+const log = createLogger('silent');
+const T0 = new Date(Date.UTC(2026, 10, 25, 12, 0, 0));
+
+/** polls an async check (waitFor's probe is synchronous) */
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe.each(engines)('recording firings in one statement on $name', ({ open }) => {
+  let db: Database;
+  let chatId: number;
+  let ruleId: number;
+
+  async function rule(chat = chatId, note?: string): Promise<number> {
+    const r = await db.prisma.alertRule.create({ data: { chatId: chat, exchange: 'binance', pair: 'BTC/USDT', kind: 'level', op: '>', threshold: '101000.5', source: '/alert', ...(note ? { note } : {}) } });
+    return r.id;
+  }
+
+  function batch(over: Partial<FiringBatch> = {}, id = ruleId, key = `rule:${id}:fire:1`): FiringBatch {
+    return {
+      rules: [{ ruleId: id, state: { armed: false, fireCount: 1, lastFiredAt: T0.getTime(), side: 'above', referencePrice: 0.000000123 }, final: true, price: 101_234.5 }],
+      watches: [],
+      messages: [{ chatId, ruleId: id, dedupeKey: key, text: `alert #${id}`, payload: { kind: 'notice' } }],
+      now: T0,
+      claim: false,
+      ...over,
+    };
+  }
+
+  beforeAll(async () => {
+    db = await open();
+  });
+  afterAll(async () => {
+    await db?.close();
+  });
+  beforeEach(async () => {
+    await db.prisma.notification.deleteMany();
+    await db.prisma.watch.deleteMany();
+    await db.prisma.alertRule.deleteMany();
+    await db.prisma.chat.deleteMany();
+    chatId = (await db.prisma.chat.create({ data: { platform: 'telegram', externalId: '42', kind: 'private', timezone: 'Europe/Berlin' } })).id;
+    ruleId = await rule(chatId, 'take profit');
+  });
+
+  it('writes the rule state and its message together, and a retried batch enqueues nothing twice', async () => {
+    expect(await recordFirings(db.prisma, batch())).toEqual({ enqueued: 1, claimed: [] });
+    const row = await db.prisma.alertRule.findUniqueOrThrow({ where: { id: ruleId } });
+    expect(row).toMatchObject({ state: 'fired', armed: false, fireCount: 1, side: 'above', lastFiredAt: T0 });
+    expect(row.referencePrice?.toString()).toBe('1.23e-7');
+    expect(row.lastPrice?.toString()).toBe('101234.5');
+    const [n] = await db.prisma.notification.findMany();
+    expect(n).toMatchObject({ chatId, ruleId, dedupeKey: `rule:${ruleId}:fire:1`, status: 'pending', attempts: 0, target: 'chat', nextAttemptAt: T0, createdAt: T0 });
+    // the same firing again (a retry after a lost answer): the rule is no longer active, nothing new
+    expect(await recordFirings(db.prisma, batch())).toEqual({ enqueued: 0, claimed: [] });
+    expect(await db.prisma.notification.count()).toBe(1);
+  });
+
+  it('gives a rule deleted while its firing waited no message', async () => {
+    await db.prisma.alertRule.update({ where: { id: ruleId }, data: { state: 'deleted' } });
+    expect((await recordFirings(db.prisma, batch())).enqueued).toBe(0);
+    expect(await db.prisma.notification.count()).toBe(0);
+    expect((await db.prisma.alertRule.findUniqueOrThrow({ where: { id: ruleId } })).fireCount).toBe(0);
+  });
+
+  it('is all or nothing: one bad value leaves every rule and the outbox as they were', async () => {
+    const other = await rule();
+    const good = batch().rules[0]!;
+    const bad = { ...good, ruleId: other, state: { ...good.state, side: 'sideways' as 'above' } };
+    await expect(
+      recordFirings(db.prisma, { ...batch(), rules: [good, bad], messages: [...batch().messages, ...batch({}, other).messages] }),
+    ).rejects.toThrow();
+    expect(await db.prisma.notification.count()).toBe(0);
+    expect((await db.prisma.alertRule.findMany({ where: { state: 'active' } })).map((r) => r.id).sort()).toEqual([ruleId, other].sort());
+  });
+
+  it('claims the messages of idle chats for this process, and leaves a chat with rows waiting to the claims', async () => {
+    const busy = (await db.prisma.chat.create({ data: { platform: 'telegram', externalId: '43' } })).id;
+    await db.prisma.notification.create({ data: { chatId: busy, dedupeKey: 'older', text: 'older', nextAttemptAt: new Date(T0.getTime() + 5_000) } });
+    const busyRule = await rule(busy);
+    const both: FiringBatch = {
+      ...batch({ claim: true }),
+      rules: [...batch().rules, { ...batch().rules[0]!, ruleId: busyRule }],
+      messages: [...batch().messages, { chatId: busy, ruleId: busyRule, dedupeKey: `rule:${busyRule}:fire:1`, text: 'newer', payload: { kind: 'notice' } }],
+    };
+    const { enqueued, claimed } = await recordFirings(db.prisma, both);
+    expect(enqueued).toBe(2);
+    expect(claimed).toEqual([
+      expect.objectContaining({ chatId, platform: 'telegram', kind: 'private', externalId: '42', text: `alert #${ruleId}`, attempts: 1, target: 'chat' }),
+    ]);
+    const rows = await db.prisma.notification.findMany({ orderBy: { id: 'asc' } });
+    expect(rows.map((r) => [r.text, r.status, r.attempts])).toEqual([['older', 'pending', 0], [`alert #${ruleId}`, 'sending', 1], ['newer', 'pending', 0]]);
+  });
+
+  it('moves a watch with its message, and drops the message of a watch removed meanwhile', async () => {
+    const watch = await db.prisma.watch.create({ data: { chatId, exchange: 'binance', pair: 'ETH/USDT', referencePrice: 3000 } });
+    const msg = (id: number, key: string) => ({ chatId, watchId: id, dedupeKey: key, text: key, payload: { kind: 'notice' as const } });
+    const res = await recordFirings(db.prisma, { rules: [], watches: [{ watchId: watch.id, price: 3100.25, at: T0.getTime() }, { watchId: watch.id + 1000, price: 1, at: T0.getTime() }], messages: [msg(watch.id, 'w1'), msg(watch.id + 1000, 'gone')], now: T0, claim: false });
+    expect(res.enqueued).toBe(1);
+    const moved = await db.prisma.watch.findUniqueOrThrow({ where: { id: watch.id } });
+    expect(moved.referencePrice?.toString()).toBe('3100.25');
+    expect(moved.lastNotifiedAt).toEqual(T0);
+    expect((await db.prisma.notification.findMany()).map((n) => n.text)).toEqual(['w1']);
+  });
+
+  it('reads what a firing message needs in one query: note, wording, timezone, webhook', async () => {
+    await db.prisma.webhook.create({ data: { chatId, url: 'https://example.com/hook', secret: 's' } });
+    const [d] = await firingRuleDetails(db.prisma, [ruleId]);
+    expect(d).toEqual({ id: ruleId, chatId, note: 'take profit', pair: 'BTC/USDT', kind: 'level', op: '>', threshold: '101000.5', windowSec: null, timezone: 'Europe/Berlin', webhookActive: true });
+    await db.prisma.alertRule.update({ where: { id: ruleId }, data: { state: 'deleted' } });
+    expect(await firingRuleDetails(db.prisma, [ruleId])).toEqual([]);
+  });
+
+  it('hands claimed rows to the dispatcher, which sends them without a claim and marks them sent', async () => {
+    const front = new RecordingFront('telegram');
+    const dispatcher = new Dispatcher({ prisma: db.prisma, fronts: new Map([['telegram', front]]), log, idleMs: 60_000 });
+    await dispatcher.start();
+    try {
+      expect(dispatcher.accepts(1)).toBe(true);
+      const { claimed } = await recordFirings(db.prisma, batch({ claim: true, now: new Date() }));
+      dispatcher.take(claimed);
+      await front.waitForSent(1);
+      expect(front.sent.map((s) => [s.chatId, s.text])).toEqual([['42', `alert #${ruleId}`]]);
+      await until('the row marked sent', async () => (await db.prisma.notification.count({ where: { status: 'sent', attempts: 1 } })) === 1);
+    } finally {
+      await dispatcher.stop();
+    }
+    // once stopped, the dispatcher takes nothing, and rows handed to it anyway go back to pending
+    expect(dispatcher.accepts(1)).toBe(false);
+    const second = await rule();
+    const { claimed } = await recordFirings(db.prisma, batch({ claim: true }, second));
+    dispatcher.take(claimed);
+    await until('the handed row put back', async () => (await db.prisma.notification.findFirst({ where: { ruleId: second } }))?.status === 'pending');
+    expect((await db.prisma.notification.findFirstOrThrow({ where: { ruleId: second } })).attempts).toBe(0);
+  });
+});
