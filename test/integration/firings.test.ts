@@ -114,10 +114,14 @@ describe.each(engines)('recording firings in one statement on $name', ({ open })
     expect((await db.prisma.notification.findMany()).map((n) => n.text)).toEqual(['w1']);
   });
 
-  it('reads what a firing message needs in one query: note, wording, timezone, webhook', async () => {
+  it('reads what a firing message needs in one query: note, wording, timezone, language, webhook', async () => {
     await db.prisma.webhook.create({ data: { chatId, url: 'https://example.com/hook', secret: 's' } });
+    await db.prisma.chat.update({ where: { id: chatId }, data: { userLanguage: 'ru' } });
     const [d] = await firingRuleDetails(db.prisma, [ruleId]);
-    expect(d).toEqual({ id: ruleId, chatId, note: 'take profit', pair: 'BTC/USDT', kind: 'level', op: '>', threshold: '101000.5', windowSec: null, timezone: 'Europe/Berlin', webhookActive: true });
+    expect(d).toEqual({
+      id: ruleId, chatId, note: 'take profit', pair: 'BTC/USDT', kind: 'level', op: '>', threshold: '101000.5', windowSec: null, timezone: 'Europe/Berlin',
+      chatKind: 'private', language: null, userLanguage: 'ru', webhookActive: true,
+    });
     await db.prisma.alertRule.update({ where: { id: ruleId }, data: { state: 'deleted' } });
     expect(await firingRuleDetails(db.prisma, [ruleId])).toEqual([]);
   });
