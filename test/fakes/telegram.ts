@@ -233,6 +233,16 @@ export class FakeTelegram {
     return this.waitFor(() => this.sentList.find(predicate), timeoutMs, () => `sent: ${JSON.stringify(this.sentList.map((m) => [m.chat_id, m.text]))}`);
   }
 
+  /**
+   * A user's message and the bot's answer to it: the first message the bot sends to that chat after it.
+   * The bot handles updates one after another, so nothing else it says there can come in between.
+   */
+  ask(chat: Chat, from: User, text: string, extra: Partial<Message> = {}): Promise<SentMessage> {
+    const before = this.sentList.length;
+    this.userSays(chat, from, text, extra);
+    return this.waitForSent((m) => m.chat_id === String(chat.id) && this.sentList.indexOf(m) >= before);
+  }
+
   waitForCall(method: string, predicate: (c: ApiCall) => boolean = () => true, timeoutMs = 5_000): Promise<ApiCall> {
     return this.waitFor(() => this.callsOf(method).find(predicate), timeoutMs, () => `calls: ${this.calls.map((c) => c.method).join(', ')}`);
   }

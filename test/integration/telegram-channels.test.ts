@@ -3,16 +3,13 @@ import type { Database } from '../../src/db/client.js';
 import { AlertService } from '../../src/alerts/service.js';
 import { watchRuleId } from '../../src/alerts/watches.js';
 import { TelegramFront } from '../../src/chat/telegram.js';
-import type { CommandServices } from '../../src/chat/commands/types.js';
-import type { ChatFront } from '../../src/chat/front.js';
 import { Dispatcher } from '../../src/delivery/dispatcher.js';
-import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
-import { MarketHub } from '../../src/market/hub.js';
 import { engines } from '../helpers/db.js';
+import { startTelegramStack, type TelegramStack } from '../helpers/telegram-stack.js';
 import { MemoryFeed } from '../helpers/memory-feed.js';
 import { recordUnhandledRejections } from '../helpers/unhandled.js';
-import { channelChat, groupChat, privateChat, startFakeTelegram, tgUser, type Chat, type FakeTelegram, type SentMessage, type User } from '../fakes/telegram.js';
+import { channelChat, groupChat, privateChat, tgUser, type Chat, type FakeTelegram, type SentMessage, type User } from '../fakes/telegram.js';
 
 /**
  * Channel broadcasts through the real grammY against the fake Bot API, on a real database with the
@@ -25,7 +22,8 @@ const logLines: string[] = [];
 const log = createLogger('debug', { write: (line: string) => void logLines.push(line) });
 const LISTED = new Set(['BTC/USDT', 'ETH/USDT', 'SOL/USDT']);
 
-describe.each(engines)('Telegram channels on $name', ({ open }) => {
+describe.each(engines)('Telegram channels on $name', (engine) => {
+  let stack: TelegramStack;
   let db: Database;
   let feed: MemoryFeed;
   let service: AlertService;
@@ -37,26 +35,13 @@ describe.each(engines)('Telegram channels on $name', ({ open }) => {
   let skew = 0;
 
   beforeAll(async () => {
-    db = await open();
-    feed = new MemoryFeed('binance', LISTED, new Map([['BTC/USDT', 100_000], ['ETH/USDT', 3_000], ['SOL/USDT', 150]]));
-    const hub = new MarketHub({ feeds: [feed], log, now: Date.now });
-    service = new AlertService({ hub, log, maxRulesPerChat: 20, onEnqueued: () => dispatcher?.wake() });
-    await service.start(db.prisma);
-    const services: CommandServices = { hub, config: loadConfig({ EXCHANGES: 'binance', MAX_RULES_PER_CHAT: '20' }), now: Date.now, alerts: service };
-    fake = await startFakeTelegram();
-    bot = new TelegramFront({ token: fake.token, apiRoot: fake.apiRoot, services, log, now: () => Date.now() + skew });
-    await bot.start();
-    dispatcher = new Dispatcher({ prisma: db.prisma, fronts: new Map<ChatFront['platform'], ChatFront>([['telegram', bot]]), log });
-    await dispatcher.start();
+    stack = await startTelegramStack(engine, { log, prices: new Map([['BTC/USDT', 100_000], ['ETH/USDT', 3_000], ['SOL/USDT', 150]]), delivery: true, frontNow: () => Date.now() + skew });
+    ({ db, service, fake, bot } = stack);
+    feed = stack.feeds[0]!;
+    dispatcher = stack.dispatcher!;
   });
 
-  afterAll(async () => {
-    await dispatcher?.stop();
-    await bot?.stop();
-    await service?.stop();
-    await fake?.close();
-    await db?.close();
-  });
+  afterAll(() => stack?.close());
 
   const freshUser = (name: string): User => tgUser(5000 + ++next, name);
   /** a public channel of its own per test; the bot is an admin that may post unless told otherwise */
@@ -69,11 +54,7 @@ describe.each(engines)('Telegram channels on $name', ({ open }) => {
   }
   const handle = (channel: Chat): string => `@${(channel as { username: string }).username}`;
 
-  async function ask(chat: Chat, from: User, text: string): Promise<SentMessage> {
-    const before = fake.sent().length;
-    fake.userSays(chat, from, text);
-    return fake.waitForSent((m) => m.chat_id === String(chat.id) && fake.sent().indexOf(m) >= before);
-  }
+  const ask = (chat: Chat, from: User, text: string): Promise<SentMessage> => fake.ask(chat, from, text);
   const idOf = (created: SentMessage): number => {
     const m = /^✅ Alert #(\d+):/.exec(created.text);
     if (!m) throw new Error(`not a created alert: ${created.text}`);

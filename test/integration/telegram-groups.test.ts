@@ -4,14 +4,14 @@ import { AlertService } from '../../src/alerts/service.js';
 import { watchRuleId } from '../../src/alerts/watches.js';
 import { TelegramFront } from '../../src/chat/telegram.js';
 import { alertButtons } from '../../src/chat/commands/buttons.js';
-import type { ChatRef, CommandServices } from '../../src/chat/commands/types.js';
+import type { ChatRef } from '../../src/chat/commands/types.js';
 import { AlertPayload } from '../../src/delivery/notification.js';
-import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { MarketHub } from '../../src/market/hub.js';
 import { engines } from '../helpers/db.js';
+import { startTelegramStack, type TelegramStack } from '../helpers/telegram-stack.js';
 import { MemoryFeed } from '../helpers/memory-feed.js';
-import { channelChat, groupChat, privateChat, startFakeTelegram, tgUser, type Chat, type FakeTelegram, type SentMessage, type User } from '../fakes/telegram.js';
+import { channelChat, groupChat, privateChat, tgUser, type Chat, type FakeTelegram, type SentMessage, type User } from '../fakes/telegram.js';
 
 /**
  * The real grammY against the fake Bot API, with AlertService on a real database: who may change a
@@ -30,7 +30,8 @@ const carol = tgUser(2003, 'Carol');
 const ALERTS_REFUSED = "Only this group's admins can change its alerts.";
 const WATCHLIST_REFUSED = "Only this group's admins can change its watchlist.";
 
-describe.each(engines)('Telegram groups, membership and buttons on $name', ({ open }) => {
+describe.each(engines)('Telegram groups, membership and buttons on $name', (engine) => {
+  let stack: TelegramStack;
   let db: Database;
   let feed: MemoryFeed;
   let service: AlertService;
@@ -39,34 +40,20 @@ describe.each(engines)('Telegram groups, membership and buttons on $name', ({ op
   let nextChat = 0;
 
   beforeAll(async () => {
-    db = await open();
-    feed = new MemoryFeed('binance', LISTED, new Map([['BTC/USDT', 100_000], ['ETH/USDT', 3_000]]));
-    const hub = new MarketHub({ feeds: [feed], log, now: Date.now });
-    service = new AlertService({ hub, log, maxRulesPerChat: 20 });
-    await service.start(db.prisma);
-    const services: CommandServices = { hub, config: loadConfig({ EXCHANGES: 'binance', MAX_RULES_PER_CHAT: '20' }), now: Date.now, alerts: service };
-    fake = await startFakeTelegram();
-    bot = new TelegramFront({ token: fake.token, apiRoot: fake.apiRoot, services, log });
-    await bot.start();
+    stack = await startTelegramStack(engine, { log, listed: LISTED, prices: new Map([['BTC/USDT', 100_000], ['ETH/USDT', 3_000]]) });
+    ({ db, service, fake, bot } = stack);
+    feed = stack.feeds[0]!;
   });
 
-  afterAll(async () => {
-    await bot?.stop();
-    await service?.stop();
-    await fake?.close();
-    await db?.close();
-  });
+  afterAll(() => stack?.close());
 
   /** a group of its own per test, so the admin cache and rows of one test never meet another's */
   const freshGroup = (title: string): Chat => groupChat(-1_000_000_000_000 - ++nextChat, title);
   const freshUser = (name: string): User => tgUser(3000 + ++nextChat, name);
 
   /** Sends a message and returns the bot's answer to it (updates are handled one after another). */
-  async function ask(chat: Chat, from: User, text: string, extra: Parameters<FakeTelegram['userSays']>[3] = {}): Promise<SentMessage> {
-    const before = fake.sent().length;
-    fake.userSays(chat, from, text, extra);
-    return fake.waitForSent((m) => m.chat_id === String(chat.id) && fake.sent().indexOf(m) >= before);
-  }
+  /** Sends a message and returns the bot's answer to it. */
+  const ask = (chat: Chat, from: User, text: string, extra: Parameters<FakeTelegram['userSays']>[3] = {}): Promise<SentMessage> => fake.ask(chat, from, text, extra);
 
   /** Presses a button and returns the callback answer's text (undefined for a silent answer). */
   async function press(chat: Chat, from: User, data: string, messageId?: number): Promise<string | undefined> {

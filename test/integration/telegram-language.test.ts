@@ -6,12 +6,11 @@ import { TelegramFront } from '../../src/chat/telegram.js';
 import { alertButtons } from '../../src/chat/commands/buttons.js';
 import type { CommandServices } from '../../src/chat/commands/types.js';
 import { AlertPayload } from '../../src/delivery/notification.js';
-import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
-import { MarketHub } from '../../src/market/hub.js';
 import { engines } from '../helpers/db.js';
+import { startTelegramStack, type TelegramStack } from '../helpers/telegram-stack.js';
 import { MemoryFeed } from '../helpers/memory-feed.js';
-import { groupChat, privateChat, startFakeTelegram, tgUser, type Chat, type FakeTelegram, type SentMessage, type User } from '../fakes/telegram.js';
+import { groupChat, privateChat, tgUser, type Chat, type FakeTelegram, type User } from '../fakes/telegram.js';
 
 /**
  * Languages through the real grammY against the fake Bot API, with AlertService on a real database: a
@@ -25,7 +24,8 @@ const LISTED = new Set(['BTC/USDT', 'ETH/USDT', 'SOL/USDT']);
 /** A Telegram user whose client reports a language (language_code), as Telegram sends it with each update. */
 const speaker = (id: number, name: string, languageCode?: string): User => ({ ...tgUser(id, name), ...(languageCode ? { language_code: languageCode } : {}) });
 
-describe.each(engines)('languages on $name', ({ open }) => {
+describe.each(engines)('languages on $name', (engine) => {
+  let stack: TelegramStack;
   let db: Database;
   let feed: MemoryFeed;
   let service: AlertService;
@@ -34,30 +34,16 @@ describe.each(engines)('languages on $name', ({ open }) => {
   let bot: TelegramFront;
 
   beforeAll(async () => {
-    db = await open();
-    feed = new MemoryFeed('binance', LISTED, new Map([['BTC/USDT', 100_000], ['ETH/USDT', 3_000]]));
-    const hub = new MarketHub({ feeds: [feed], log, now: Date.now });
-    service = new AlertService({ hub, log, maxRulesPerChat: 20 });
-    await service.start(db.prisma);
-    services = { hub, config: loadConfig({ EXCHANGES: 'binance', MAX_RULES_PER_CHAT: '20' }), now: Date.now, alerts: service };
-    fake = await startFakeTelegram();
-    bot = new TelegramFront({ token: fake.token, apiRoot: fake.apiRoot, services, log });
-    await bot.start();
+    stack = await startTelegramStack(engine, { log, listed: LISTED, prices: new Map([['BTC/USDT', 100_000], ['ETH/USDT', 3_000]]) });
+    ({ db, service, services, fake, bot } = stack);
+    feed = stack.feeds[0]!;
   });
 
-  afterAll(async () => {
-    await bot?.stop();
-    await service?.stop();
-    await fake?.close();
-    await db?.close();
-  });
+  afterAll(() => stack?.close());
 
   /** Sends a message and returns the bot's answer to it (updates are handled one after another). */
-  async function ask(chat: Chat, from: User, text: string): Promise<string> {
-    const before = fake.sent().length;
-    fake.userSays(chat, from, text);
-    return (await fake.waitForSent((m: SentMessage) => m.chat_id === String(chat.id) && fake.sent().indexOf(m) >= before)).text;
-  }
+  /** Sends a message and returns the text of the bot's answer to it. */
+  const ask = async (chat: Chat, from: User, text: string): Promise<string> => (await fake.ask(chat, from, text)).text;
   const chatRow = (chat: Chat) => db.prisma.chat.findUniqueOrThrow({ where: { platform_externalId: { platform: 'telegram', externalId: String(chat.id) } } });
 
   it('answers a client set to Russian in Russian, switches with /language en, and keeps the choice', async () => {
@@ -85,7 +71,7 @@ describe.each(engines)('languages on $name', ({ open }) => {
 
     // a restarted front reads the choice back from the database, whatever the client says
     await bot.stop();
-    bot = new TelegramFront({ token: fake.token, apiRoot: fake.apiRoot, services, log });
+    stack.bot = bot = new TelegramFront({ token: fake.token, apiRoot: fake.apiRoot, services, log });
     await bot.start();
     expect(await ask(chat, ivan, '/alerts')).toBe('No active alerts in this chat. Set one with /alert BTC/USDT > 100000');
     expect(await ask(chat, ivan, '/language русский')).toBe('Готово: здесь я буду отвечать по-русски, и алерты тоже.');

@@ -2,16 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/client.js';
 import { AlertService } from '../../src/alerts/service.js';
 import { TelegramFront } from '../../src/chat/telegram.js';
-import type { CommandServices } from '../../src/chat/commands/types.js';
-import { loadConfig } from '../../src/config.js';
 import { Dispatcher } from '../../src/delivery/dispatcher.js';
-import { RateLimiter } from '../../src/delivery/limits.js';
 import { enqueue } from '../../src/delivery/outbox.js';
 import { createLogger } from '../../src/log.js';
-import { MarketHub } from '../../src/market/hub.js';
 import { engines } from '../helpers/db.js';
-import { MemoryFeed } from '../helpers/memory-feed.js';
-import { groupChat, startFakeTelegram, tgUser, type Chat, type FakeTelegram, type SentMessage, type User } from '../fakes/telegram.js';
+import { startTelegramStack, type TelegramStack } from '../helpers/telegram-stack.js';
+import { groupChat, tgUser, type Chat, type FakeTelegram, type SentMessage, type User } from '../fakes/telegram.js';
 
 /**
  * A Telegram group upgraded to a supergroup, against the fake Bot API with the real grammY, AlertService
@@ -33,7 +29,8 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 10
   }
 }
 
-describe.each(engines)('Telegram group → supergroup migration on $name', ({ open }) => {
+describe.each(engines)('Telegram group → supergroup migration on $name', (engine) => {
+  let stack: TelegramStack;
   let db: Database;
   let service: AlertService;
   let fake: FakeTelegram;
@@ -42,27 +39,12 @@ describe.each(engines)('Telegram group → supergroup migration on $name', ({ op
   let next = 0;
 
   beforeAll(async () => {
-    db = await open();
-    const feed = new MemoryFeed('binance', LISTED, new Map([['BTC/USDT', 100_000], ['ETH/USDT', 3_000]]));
-    const hub = new MarketHub({ feeds: [feed], log, now: Date.now });
-    service = new AlertService({ hub, log, maxRulesPerChat: 20, onEnqueued: () => dispatcher.wake() });
-    await service.start(db.prisma);
-    const services: CommandServices = { hub, config: loadConfig({ EXCHANGES: 'binance', MAX_RULES_PER_CHAT: '20' }), now: Date.now, alerts: service };
-    fake = await startFakeTelegram();
-    const limiter = new RateLimiter();
-    bot = new TelegramFront({ token: fake.token, apiRoot: fake.apiRoot, services, log, limiter });
-    await bot.start();
-    dispatcher = new Dispatcher({ prisma: db.prisma, fronts: new Map([['telegram', bot]]), log, limiter, idleMs: 100, onChatMigrated: (moved) => service.chatMigrated(moved) });
-    await dispatcher.start();
+    stack = await startTelegramStack(engine, { log, listed: LISTED, prices: new Map([['BTC/USDT', 100_000], ['ETH/USDT', 3_000]]), delivery: true });
+    ({ db, service, fake, bot } = stack);
+    dispatcher = stack.dispatcher!;
   });
 
-  afterAll(async () => {
-    await dispatcher?.stop();
-    await bot?.stop();
-    await service?.stop();
-    await fake?.close();
-    await db?.close();
-  });
+  afterAll(() => stack?.close());
 
   /** an old-style group and the supergroup id it will get, fresh per test */
   function groups(title: string): { group: Chat; newId: number } {
@@ -70,11 +52,7 @@ describe.each(engines)('Telegram group → supergroup migration on $name', ({ op
     return { group: groupChat(-4000 - next, title, 'group'), newId: -1_004_000_000_000 - next };
   }
 
-  async function ask(chat: Chat, from: User, text: string): Promise<SentMessage> {
-    const before = fake.sent().length;
-    fake.userSays(chat, from, text);
-    return fake.waitForSent((m) => m.chat_id === String(chat.id) && fake.sent().indexOf(m) >= before);
-  }
+  const ask = (chat: Chat, from: User, text: string): Promise<SentMessage> => fake.ask(chat, from, text);
 
   const chatRow = (id: number | string) => db.prisma.chat.findUnique({ where: { platform_externalId: { platform: 'telegram', externalId: String(id) } } });
   const migrationLogs = () => logLines.filter((l) => l.includes('group upgraded to a supergroup'));
