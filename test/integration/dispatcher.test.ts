@@ -12,30 +12,12 @@ import { enqueue } from '../../src/delivery/outbox.js';
 import { createLogger } from '../../src/log.js';
 import { createPostgresDatabase, engines } from '../helpers/db.js';
 import { RecordingFront } from '../helpers/recording-front.js';
+import { busiestWindow, until } from '../helpers/wait.js';
 
 const log = createLogger('silent');
 const T0 = Date.UTC(2026, 10, 25, 12, 0, 0);
 
 
-
-/** Every real wait of these tests is bounded here, not by the dispatcher's fake clock. */
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-/** The most sends any half-open window of `windowMs` holds (times ascending). */
-function busiestWindow(times: readonly number[], windowMs: number): number {
-  let most = 0;
-  for (let i = 0, j = 0; j < times.length; j++) {
-    while (times[j]! - times[i]! >= windowMs) i++;
-    most = Math.max(most, j - i + 1);
-  }
-  return most;
-}
 
 const alertText = (ruleId: number, price: number) =>
   renderAlertMessage('en', { kind: 'alert', ruleId, exchange: 'binance', pair: 'SOL/USDT', condition: 'SOL/USDT above 200', price, at: T0, source: 'stream', final: true }, { kind: 'level', op: '>', price: '200' });
@@ -147,7 +129,7 @@ describe.each(engines)('dispatcher on $name', ({ name, open }) => {
     const texts = Array.from({ length: 50 }, (_, i) => alertText(i + 1, 200 + i));
     await enqueue(db.prisma, texts.map((t) => row(id, t)), new Date(clock));
     await startDispatcher();
-    await until('all sent', settled);
+    await until('all sent', settled, 20_000);
     expect(consoleFront.sent).toHaveLength(1);
     expect(consoleFront.sent[0]!.text).toBe(texts.join('\n\n'));
     const rows = await db.prisma.notification.findMany();
@@ -160,7 +142,7 @@ describe.each(engines)('dispatcher on $name', ({ name, open }) => {
     const huge = Array.from({ length: 120 }, (_, i) => `note line ${i}: ${'lorem ipsum '.repeat(8)}`).join('\n');
     await enqueue(db.prisma, [...texts, huge].map((t) => row(id, t)), new Date(clock));
     await startDispatcher();
-    await until('all sent', settled);
+    await until('all sent', settled, 20_000);
     const packed = coalesce([...texts, huge].map((text) => ({ text })), 4096).map((m) => m.text);
     expect(packed).toHaveLength(6); // 50 alerts and ~13 000 characters of note: 2 + 4 messages
     expect(telegram.sent.map((s) => s.text)).toEqual(packed);
@@ -176,7 +158,7 @@ describe.each(engines)('dispatcher on $name', ({ name, open }) => {
     telegram.script.set('A', [{ ok: false, reason: 'rate_limited', retryAfterMs: 7_000, error: '429 Too Many Requests: retry after 7' }]);
     await enqueue(db.prisma, [row(a, 'a1'), row(b, 'b1'), row(a, 'a2')], new Date(clock));
     await startDispatcher();
-    await until('all sent', settled);
+    await until('all sent', settled, 20_000);
     expect(telegram.to('B')).toEqual([{ chatId: 'B', text: 'b1', at: T0 }]);
     expect(telegram.attempts.filter((s) => s.chatId === 'A').map((s) => s.at)).toEqual([T0, T0 + 7_000]);
     expect(telegram.to('A')).toEqual([{ chatId: 'A', text: 'a1\n\na2', at: T0 + 7_000 }]);
@@ -190,7 +172,7 @@ describe.each(engines)('dispatcher on $name', ({ name, open }) => {
     telegram.script.set('A', [{ ok: false, reason: 'rate_limited', retryAfterMs: 3_000, global: true, error: '429 (global)' }]);
     await enqueue(db.prisma, [...ids.map((id, i) => row(id, `t${i}`)), row(local, 'c0')], new Date(clock));
     await startDispatcher({ concurrency: 1 });
-    await until('all sent', settled);
+    await until('all sent', settled, 20_000);
     expect(consoleFront.sent).toEqual([{ chatId: 'local', text: 'c0', at: T0 }]);
     // after the pause, the platform's opening burst of two, then the ~37 ms spacing
     expect(telegram.attempts.map((s) => [s.chatId, s.at - T0])).toEqual([['A', 0], ['A', 3_000], ['B', 3_000], ['C', 3_037]]);

@@ -5,18 +5,10 @@ import { Dispatcher } from '../../src/delivery/dispatcher.js';
 import { createLogger } from '../../src/log.js';
 import { engines } from '../helpers/db.js';
 import { RecordingFront } from '../helpers/recording-front.js';
+import { until } from '../helpers/wait.js';
 
 const log = createLogger('silent');
 const T0 = new Date(Date.UTC(2026, 10, 25, 12, 0, 0));
-
-/** polls an async check (waitFor's probe is synchronous) */
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe.each(engines)('recording firings in one statement on $name', ({ open }) => {
   let db: Database;
@@ -136,7 +128,7 @@ describe.each(engines)('recording firings in one statement on $name', ({ open })
       dispatcher.take(claimed);
       await front.waitForSent(1);
       expect(front.sent.map((s) => [s.chatId, s.text])).toEqual([['42', `alert #${ruleId}`]]);
-      await until('the row marked sent', async () => (await db.prisma.notification.count({ where: { status: 'sent', attempts: 1 } })) === 1);
+      await until('the row marked sent', async () => (await db.prisma.notification.count({ where: { status: 'sent', attempts: 1 } })) === 1, 5_000);
     } finally {
       await dispatcher.stop();
     }
@@ -145,7 +137,7 @@ describe.each(engines)('recording firings in one statement on $name', ({ open })
     const second = await rule();
     const { claimed } = await recordFirings(db.prisma, batch({ claim: true }, second));
     dispatcher.take(claimed);
-    await until('the handed row put back', async () => (await db.prisma.notification.findFirst({ where: { ruleId: second } }))?.status === 'pending');
+    await until('the handed row put back', async () => (await db.prisma.notification.findFirst({ where: { ruleId: second } }))?.status === 'pending', 5_000);
     expect((await db.prisma.notification.findFirstOrThrow({ where: { ruleId: second } })).attempts).toBe(0);
   });
 });

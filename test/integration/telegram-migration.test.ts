@@ -8,6 +8,7 @@ import { createLogger } from '../../src/log.js';
 import { engines } from '../helpers/db.js';
 import { startTelegramStack, type TelegramStack } from '../helpers/telegram-stack.js';
 import { groupChat, tgUser, type Chat, type FakeTelegram, type SentMessage, type User } from '../fakes/telegram.js';
+import { until } from '../helpers/wait.js';
 
 /**
  * A Telegram group upgraded to a supergroup, against the fake Bot API with the real grammY, AlertService
@@ -19,15 +20,6 @@ const logLines: string[] = [];
 const log = createLogger('debug', { write: (line: string) => void logLines.push(line) });
 const LISTED = new Set(['BTC/USDT', 'ETH/USDT', 'SOL/USDT']);
 const alice = tgUser(4001, 'Alice', 'alice');
-
-/** polls an async check until it holds */
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe.each(engines)('Telegram group → supergroup migration on $name', (engine) => {
   let stack: TelegramStack;

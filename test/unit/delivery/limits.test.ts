@@ -1,18 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_POLICIES, RateLimiter, type ChatKind, type Limit, type Platform, type Priority } from '../../../src/delivery/limits.js';
+import { busiestWindow } from '../../helpers/wait.js';
 
 const T0 = Date.UTC(2026, 10, 25, 12, 0, 0);
-
-/** The most grants any half-open window of `windowMs` holds (times ascending). */
-function busiestWindow(times: readonly number[], windowMs: number): number {
-  let most = 0;
-  for (let i = 0, j = 0; j < times.length; j++) {
-    while (times[j]! - times[i]! >= windowMs) i++;
-    most = Math.max(most, j - i + 1);
-  }
-  return most;
-}
 
 /**
  * Checks grant times against one limit. A window limit: never more than `limit` (or, for alert traffic
