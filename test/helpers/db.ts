@@ -69,3 +69,15 @@ async function withAdmin(adminUrl: string, fn: (c: pg.Client) => Promise<unknown
     await client.end();
   }
 }
+
+/**
+ * For tests that share one database across cases: removes every chat with what hangs off it (rules,
+ * watches, outbox rows, webhooks, channel links), so each case starts from an empty bot.
+ */
+export async function clearChats(db: Database): Promise<void> {
+  // children first: an outbox row's rule link is SET NULL, not a cascade
+  await db.prisma.notification.deleteMany();
+  await db.prisma.watch.deleteMany();
+  await db.prisma.alertRule.deleteMany();
+  await db.prisma.chat.deleteMany();
+}

@@ -5,7 +5,7 @@ import { Dispatcher } from '../../src/delivery/dispatcher.js';
 import type { ChatRef } from '../../src/chat/commands/types.js';
 import { MarketHub } from '../../src/market/hub.js';
 import { createLogger } from '../../src/log.js';
-import { engines } from '../helpers/db.js';
+import { clearChats, engines } from '../helpers/db.js';
 import { MemoryFeed } from '../helpers/memory-feed.js';
 import { RecordingFront } from '../helpers/recording-front.js';
 import { upsertChat } from '../../src/db/chats.js';
@@ -53,9 +53,7 @@ describe.each(engines)('alerts end to end on $name', ({ open }) => {
   });
   beforeEach(async () => {
     clock = Date.UTC(2026, 10, 25, 12, 0, 0);
-    await db.prisma.notification.deleteMany();
-    await db.prisma.alertRule.deleteMany();
-    await db.prisma.chat.deleteMany();
+    await clearChats(db);
     await boot();
     return shutdown;
   });

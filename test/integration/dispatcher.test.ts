@@ -10,7 +10,7 @@ import { listenForOutbox } from '../../src/delivery/listen.js';
 import type { NewNotification } from '../../src/delivery/notification.js';
 import { enqueue } from '../../src/delivery/outbox.js';
 import { createLogger } from '../../src/log.js';
-import { createPostgresDatabase, engines } from '../helpers/db.js';
+import { clearChats, createPostgresDatabase, engines } from '../helpers/db.js';
 import { RecordingFront } from '../helpers/recording-front.js';
 import { busiestWindow, until } from '../helpers/wait.js';
 
@@ -116,8 +116,7 @@ describe.each(engines)('dispatcher on $name', ({ name, open }) => {
     sleeps = [];
     telegram = new RecordingFront('telegram', () => clock);
     consoleFront = new RecordingFront('console', () => clock);
-    await db.prisma.notification.deleteMany();
-    await db.prisma.chat.deleteMany();
+    await clearChats(db);
   });
   afterEach(async () => {
     await dispatcher?.stop();

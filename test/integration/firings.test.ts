@@ -3,7 +3,7 @@ import { firingRuleDetails, recordFirings, type FiringBatch } from '../../src/al
 import type { Database } from '../../src/db/client.js';
 import { Dispatcher } from '../../src/delivery/dispatcher.js';
 import { createLogger } from '../../src/log.js';
-import { engines } from '../helpers/db.js';
+import { clearChats, engines } from '../helpers/db.js';
 import { RecordingFront } from '../helpers/recording-front.js';
 import { until } from '../helpers/wait.js';
 
@@ -38,10 +38,7 @@ describe.each(engines)('recording firings in one statement on $name', ({ open })
     await db?.close();
   });
   beforeEach(async () => {
-    await db.prisma.notification.deleteMany();
-    await db.prisma.watch.deleteMany();
-    await db.prisma.alertRule.deleteMany();
-    await db.prisma.chat.deleteMany();
+    await clearChats(db);
     chatId = (await db.prisma.chat.create({ data: { platform: 'telegram', externalId: '42', kind: 'private', timezone: 'Europe/Berlin' } })).id;
     ruleId = await rule(chatId, 'take profit');
   });

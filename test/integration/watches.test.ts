@@ -6,7 +6,7 @@ import { Dispatcher } from '../../src/delivery/dispatcher.js';
 import type { ChatRef } from '../../src/chat/commands/types.js';
 import { MarketHub } from '../../src/market/hub.js';
 import { createLogger } from '../../src/log.js';
-import { engines } from '../helpers/db.js';
+import { clearChats, engines } from '../helpers/db.js';
 import { MemoryFeed } from '../helpers/memory-feed.js';
 import { RecordingFront } from '../helpers/recording-front.js';
 
@@ -62,10 +62,7 @@ describe.each(engines)('watchlist on $name', ({ open }) => {
   });
   beforeEach(async () => {
     clock = START;
-    await db.prisma.notification.deleteMany();
-    await db.prisma.alertRule.deleteMany();
-    await db.prisma.watch.deleteMany();
-    await db.prisma.chat.deleteMany();
+    await clearChats(db);
     await boot();
     return shutdown;
   });

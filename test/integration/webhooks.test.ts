@@ -10,7 +10,7 @@ import { postWebhook } from '../../src/delivery/webhook.js';
 import type { ChatRef } from '../../src/chat/commands/types.js';
 import { MarketHub } from '../../src/market/hub.js';
 import { createLogger } from '../../src/log.js';
-import { engines } from '../helpers/db.js';
+import { clearChats, engines } from '../helpers/db.js';
 import { MemoryFeed } from '../helpers/memory-feed.js';
 import { RecordingFront } from '../helpers/recording-front.js';
 
@@ -74,9 +74,7 @@ describe.each(engines)('webhooks on $name', ({ open }) => {
   });
   beforeEach(async () => {
     clock = Date.UTC(2026, 10, 25, 12, 0, 0);
-    await db.prisma.notification.deleteMany();
-    await db.prisma.alertRule.deleteMany();
-    await db.prisma.chat.deleteMany();
+    await clearChats(db);
     receiver = await startReceiver();
     feed = new MemoryFeed('binance', LISTED, new Map([['BTC/USDT', 100_000]]), () => clock);
     const hub = new MarketHub({ feeds: [feed], log, now: () => clock });
