@@ -450,8 +450,10 @@ export class Dispatcher {
       switch (outcome.reason) {
         case 'rate_limited': {
           const until = this.now() + outcome.retryAfterMs;
-          this.limiter.pause(platform, outcome.global ? null : chat, until);
-          this.log.warn({ ...ctx, retryAfterMs: outcome.retryAfterMs, global: outcome.global === true }, outcome.global ? `${platform} rate limit hit; pausing the platform` : 'chat rate limit hit; pausing it');
+          let paused: 'chat' | 'platform' = 'platform';
+          if (outcome.global) this.limiter.pause(platform, null, until);
+          else paused = this.limiter.refused(platform, chat, this.now(), until);
+          this.log.warn({ ...ctx, retryAfterMs: outcome.retryAfterMs, global: outcome.global === true }, paused === 'platform' ? `${platform} rate limit hit; pausing the platform` : 'chat rate limit hit; pausing it');
           await settle(tried, (ids) => markRetry(db, ids, new Date(until), outcome.error));
           await settle(untried, (ids) => release(db, ids, new Date(until)));
           return;

@@ -110,12 +110,18 @@ interface Entry {
   pausedUntil: number;
 }
 
+/** this many different chats refused with a 429 within FLOOD_SPAN_MS: the platform is throttling the bot */
+export const FLOOD_CHATS = 3;
+export const FLOOD_SPAN_MS = 1_000;
+
 export class RateLimiter {
   private readonly policies: Readonly<Record<Platform, PlatformPolicy>>;
   private readonly sweepEveryMs: number;
   private readonly platforms = new Map<Platform, Entry>();
   private readonly chats = new Map<string, Entry>();
   private lastSweep = Number.NEGATIVE_INFINITY;
+  /** the latest 429 of each chat refused within FLOOD_SPAN_MS, per platform */
+  private readonly refusals = new Map<Platform, Array<{ chatKey: string; at: number; untilMs: number }>>();
 
   constructor(opts: RateLimiterOptions = {}) {
     this.policies = { ...DEFAULT_POLICIES, ...opts.policies };
@@ -173,6 +179,23 @@ export class RateLimiter {
       this.chats.set(key, entry);
     }
     entry.pausedUntil = Math.max(entry.pausedUntil, untilMs);
+  }
+
+  /**
+   * A send to one chat was refused with a 429 until `untilMs`: the chat pauses until then. The Bot API
+   * names no scope in its 429s, so refusals of several different chats close together mean the bot as a
+   * whole is being throttled; the whole platform then waits for the longest of their retry_afters, rather
+   * than spending the flood on other chats' sends, each refused in turn. Returns what was paused.
+   */
+  refused(platform: Platform, chatKey: string, now: number, untilMs: number): 'chat' | 'platform' {
+    this.pause(platform, chatKey, untilMs);
+    const recent = (this.refusals.get(platform) ?? []).filter((r) => now - r.at < FLOOD_SPAN_MS && r.chatKey !== chatKey);
+    recent.push({ chatKey, at: now, untilMs });
+    this.refusals.set(platform, recent);
+    if (recent.length < FLOOD_CHATS) return 'chat';
+    this.pause(platform, null, Math.max(...recent.map((r) => r.untilMs)));
+    this.refusals.delete(platform);
+    return 'platform';
   }
 
   /**

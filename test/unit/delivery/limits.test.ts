@@ -178,6 +178,26 @@ describe('RateLimiter', () => {
     expect(limiter.reserve('telegram', 'u3', 'group', T0 + 2_000)).toBe(8_000);
   });
 
+  it('treats 429s of three different chats within a second as the platform throttling the bot', () => {
+    const limiter = new RateLimiter();
+    expect(limiter.refused('telegram', 'u1', T0, T0 + 2_000)).toBe('chat');
+    expect(limiter.refused('telegram', 'u1', T0 + 100, T0 + 2_100)).toBe('chat'); // the same chat again is still one chat
+    expect(limiter.refused('telegram', 'u2', T0 + 200, T0 + 5_000)).toBe('chat');
+    expect(limiter.reserve('telegram', 'u9', 'private', T0 + 300)).toBe(0); // two chats: others still go
+    expect(limiter.refused('telegram', 'u3', T0 + 400, T0 + 1_400)).toBe('platform');
+    // every chat waits for the longest retry_after among the three
+    expect(limiter.platformWait('telegram', T0 + 400)).toBe(4_600);
+    expect(limiter.reserve('discord', 'd1', 'private', T0 + 400)).toBe(0); // and only on that platform
+    expect(limiter.reserve('telegram', 'u10', 'private', T0 + 5_000)).toBe(0);
+
+    // refusals spread wider than a second stay per chat
+    const spread = new RateLimiter();
+    expect(spread.refused('telegram', 'a', T0, T0 + 1_000)).toBe('chat');
+    expect(spread.refused('telegram', 'b', T0 + 600, T0 + 1_600)).toBe('chat');
+    expect(spread.refused('telegram', 'c', T0 + 1_200, T0 + 2_200)).toBe('chat');
+    expect(spread.platformWait('telegram', T0 + 1_200)).toBe(0);
+  });
+
   it('pauses a whole platform on a global 429, and only that platform', () => {
     const limiter = new RateLimiter();
     limiter.pause('discord', null, T0 + 3_000);
