@@ -1,5 +1,5 @@
 import { Prisma, type PrismaClient, type AlertRule, type Watch } from '../generated/prisma/client.js';
-import { deactivateChat as deactivateChatRow, migrateChat as migrateChatRow, reactivateChat as reactivateChatRow, upsertChat, type ChatRefInput, type MigratedChat } from '../db/chats.js';
+import { chatLanguages, deactivateChat as deactivateChatRow, migrateChat as migrateChatRow, reactivateChat as reactivateChatRow, upsertChat, type ChatRefInput, type MigratedChat } from '../db/chats.js';
 import { channelOfRule, findLinkedChannel, linkChannel, listLinkedChannels, unlinkChannel, type LinkedChannelRow } from '../db/channels.js';
 import type { Db } from '../db/types.js';
 import { describeError, UserInputError } from '../errors.js';
@@ -499,8 +499,8 @@ export class AlertService {
       try {
         // Read outside the write: recordFirings inserts a message only if its rule was still active when
         // written, so a rule deleted in between gets none.
-        const notifications = await ruleNotifications(prisma, firings);
-        const messages = [...notifications, ...(await watchNotifications(prisma, watchFirings))];
+        const [notifications, watchMessages] = await Promise.all([ruleNotifications(prisma, firings), watchNotifications(prisma, watchFirings)]);
+        const messages = [...notifications, ...watchMessages];
         // not on a retry: had the failed attempt committed after all, its claimed rows would wait for a restart
         const claim = attempt === 0 && (this.opts.handoff?.accepts(messages.length) ?? false);
         const { claimed } = await recordFirings(prisma, {
@@ -639,13 +639,6 @@ async function watchNotifications(db: Db, watchFirings: readonly WatchFiring[]):
   return watchFirings.map((w) => ({
     chatId: w.chatId, watchId: w.watchId, dedupeKey: `watch:${w.watchId}:${w.at}`, text: renderWatchMessage(languages.get(w.chatId) ?? 'en', w.move), payload: { kind: 'notice' },
   }));
-}
-
-/** The language each chat's messages are worded in. */
-async function chatLanguages(tx: Db, chatIds: readonly number[]): Promise<Map<number, Lang>> {
-  if (chatIds.length === 0) return new Map();
-  const rows = await tx.chat.findMany({ where: { id: { in: [...new Set(chatIds)] } }, select: { id: true, kind: true, language: true, userLanguage: true } });
-  return new Map(rows.map((r) => [r.id, resolveLanguage(r.language, r.kind, r.userLanguage)]));
 }
 
 /** small enough to commit in well under a second on a small machine, large enough to keep up with a burst */

@@ -1,5 +1,6 @@
 import type { AlertRule, Chat, ChatKind, Platform } from '../generated/prisma/client.js';
 import type { Db } from './types.js';
+import { resolveLanguage, type Lang } from '../i18n/index.js';
 
 export interface ChatRefInput {
   platform: Platform;
@@ -121,4 +122,11 @@ export async function migrateChat(db: Db, move: { platform: Platform; from: stri
     },
   });
   return { chat, merged };
+}
+
+/** The language each chat's messages are worded in: its /language, else (private chats) its client's, else English. */
+export async function chatLanguages(db: Db, chatIds: readonly number[]): Promise<Map<number, Lang>> {
+  if (chatIds.length === 0) return new Map();
+  const rows = await db.chat.findMany({ where: { id: { in: [...new Set(chatIds)] } }, select: { id: true, kind: true, language: true, userLanguage: true } });
+  return new Map(rows.map((r) => [r.id, resolveLanguage(r.language, r.kind, r.userLanguage)]));
 }

@@ -1,7 +1,7 @@
 import type { PrismaClient } from '../generated/prisma/client.js';
 import type { ChatFront, DeliveryOutcome, SendOptions } from '../chat/front.js';
 import { alertButtons } from '../chat/commands/buttons.js';
-import { migrateChat, type MigratedChat } from '../db/chats.js';
+import { chatLanguages, migrateChat, type MigratedChat } from '../db/chats.js';
 import { describeError } from '../errors.js';
 import { sleep as realSleep } from '../lib/abort.js';
 import { nextDelay } from '../lib/backoff.js';
@@ -9,7 +9,6 @@ import type { Logger } from '../log.js';
 import { RateLimiter, type ChatKind, type Platform } from './limits.js';
 import { AlertPayload } from './notification.js';
 import { postWebhook, webhookGivesUp, webhookOffNotice, type WebhookOutcome, type WebhookRequest } from './webhook.js';
-import { resolveLanguage } from '../i18n/index.js';
 import { claimDue, enqueue, markFailed, markRetry, markSent, nextDueAt, release, requeueInFlight, type ClaimedNotification } from './outbox.js';
 
 export interface DispatcherOptions {
@@ -229,8 +228,7 @@ export class Dispatcher {
           await markRetry(this.opts.prisma, this.stranded, new Date(this.now()), 'outcome not recorded (database error)');
           this.stranded = [];
         }
-        const handed = this.handed.splice(0);
-        const first = handed.length ? handed : await this.claim();
+        const first = await this.claim();
         claimed = first.length;
         if (claimed) await this.deliverAll(first);
         else skipped = this.skippedPlatforms(this.now());
@@ -582,8 +580,7 @@ async function switchOffWebhook(prisma: PrismaClient, hook: { id: number; chatId
       where: { chatId: hook.chatId, target: 'webhook', status: { in: ['pending', 'sending'] } },
       data: { status: 'failed', error: `webhook switched off: ${lastError}`.slice(0, 500) },
     });
-    const chat = await tx.chat.findUnique({ where: { id: hook.chatId }, select: { kind: true, language: true, userLanguage: true } });
-    const lang = resolveLanguage(chat?.language, chat?.kind ?? 'group', chat?.userLanguage);
+    const lang = (await chatLanguages(tx, [hook.chatId])).get(hook.chatId) ?? 'en';
     await enqueue(
       tx,
       [{ chatId: hook.chatId, dedupeKey: `webhook:${hook.id}:off:${now.getTime()}`, text: webhookOffNotice(lang, hook.url, hook.failures, lastError), payload: { kind: 'notice' } }],
