@@ -5,7 +5,7 @@ import { ALERT_ALIASES, parseAlert } from '../../alerts/grammar.js';
 import { columnsToCondition } from '../../alerts/store.js';
 import type { Command, CommandServices, RuleView } from './types.js';
 import { alertsReady } from './options.js';
-import { channelOfRule, resolveTarget, takeTarget } from './channel.js';
+import { channelOfRule, takeTarget, targetChat } from './channel.js';
 
 const alertsOf = (services: CommandServices) => alertsReady(services, 'alerts');
 
@@ -36,7 +36,7 @@ export const alert: Command = {
     const spec = parseAlert(rest, { defaultQuote: services.config.defaultQuote, exchanges: services.config.exchanges, now: new Date(services.now()) });
     const exchange = spec.exchange ?? services.config.exchanges[0]!;
     const alerts = alertsOf(services);
-    const { chat, channel } = target ? await resolveTarget(ctx, '/alert SOL/USDT > 200') : { chat: ctx.chat, channel: undefined };
+    const { chat, channel } = await targetChat(ctx, target);
     const created = await alerts.create(chat, { ...spec, exchange }, `/alert ${args}`.slice(0, 500));
     return {
       kind: 'alert_created', rule: toRuleView(created.rule), spec, tick: created.tick, holdsNow: created.holdsNow, now: services.now(),
@@ -54,7 +54,7 @@ export const alerts: Command = {
   async run(ctx) {
     const alerts = alertsOf(ctx.services);
     // anything else typed after /alerts is ignored, as it always was
-    const { chat, channel } = await resolveTarget(ctx, '/alerts');
+    const { chat, channel } = await targetChat(ctx, takeTarget(ctx.args, '/alerts').target);
     const rules = await alerts.list(chat);
     return { kind: 'alert_list', rules: rules.map(toRuleView), max: ctx.services.config.maxRulesPerChat, ...(channel ? { channel } : {}) };
   },
@@ -73,7 +73,7 @@ export const del: Command = {
     if (arg === '') throw new UserInputError(msg('delete.which'), '/delete 12');
     if (arg !== 'all' && !/^\d{1,9}$/.test(arg)) throw new UserInputError(msg('delete.notAnId', { input: rest.slice(0, 20) }), '/delete 12');
     const alerts = alertsOf(ctx.services);
-    let { chat, channel } = target ? await resolveTarget(ctx, '/delete all') : { chat: ctx.chat, channel: undefined as string | undefined };
+    let { chat, channel } = await targetChat(ctx, target);
     let deleted = await alerts.delete(chat, arg === 'all' ? 'all' : Number(arg));
     if (arg !== 'all' && deleted.length === 0 && !channel) {
       // an alert of a channel this private chat links is deleted from here too, its rights checked as for "to @name"

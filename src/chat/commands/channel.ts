@@ -95,15 +95,11 @@ export async function channelTarget(ctx: CommandContext, handle: string): Promis
   return { platform: ctx.chat.platform, chatId: linked.chatId, kind: 'channel', userId, title: check.handle };
 }
 
-/**
- * The chat a rule command acts on: this one, or with "to @name" the linked channel. Returns the
- * arguments without the target.
- */
-export async function resolveTarget(ctx: CommandContext, example: string): Promise<{ chat: ChatRef; rest: string; channel?: string }> {
-  const { rest, target } = takeTarget(ctx.args, example);
-  if (!target) return { chat: ctx.chat, rest };
+/** The chat a rule command acts on: this one, or for a "to @name" (split off by takeTarget) the linked channel. */
+export async function targetChat(ctx: CommandContext, target: string | undefined): Promise<{ chat: ChatRef; channel?: string }> {
+  if (!target) return { chat: ctx.chat };
   const chat = await channelTarget(ctx, target);
-  return { chat, rest, channel: chat.title ?? target };
+  return { chat, channel: chat.title ?? target };
 }
 
 /** For /delete <id> in a private chat: the linked channel the rule belongs to, checked as for "to @name". */

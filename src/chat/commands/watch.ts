@@ -6,7 +6,7 @@ import { compareDecimal, decimalPlaces, readDecimal } from '../../alerts/numbers
 import { normalisePair } from '../../market/symbols.js';
 import { takeExchange, alertsReady } from './options.js';
 import type { Command, CommandServices, WatchEntry, WatchView } from './types.js';
-import { resolveTarget, takeTarget } from './channel.js';
+import { takeTarget, targetChat } from './channel.js';
 
 const MIN_PCT = '0.1';
 const MAX_PCT = '50';
@@ -94,7 +94,7 @@ export const watch: Command = {
     const { rest, target } = takeTarget(ctx.args, '/watch BTC/USDT');
     const parsed = parseWatchArgs(rest, services.config, 'watch');
     const alerts = watchesOf(services);
-    const { chat, channel } = target ? await resolveTarget(ctx, '/watch BTC/USDT') : { chat: ctx.chat, channel: undefined };
+    const { chat, channel } = await targetChat(ctx, target);
     const { exchange, pair, movePct } = parsed;
     const r = await alerts.watch(chat, { exchange, pair, ...(movePct !== undefined ? { movePct } : {}) });
     return {
@@ -115,7 +115,7 @@ export const unwatch: Command = {
     const { rest, target } = takeTarget(ctx.args, '/unwatch BTC/USDT');
     const { pair, exchange, exchangeGiven } = parseWatchArgs(rest, services.config, 'unwatch');
     const alerts = watchesOf(services);
-    const { chat, channel } = target ? await resolveTarget(ctx, '/unwatch BTC/USDT') : { chat: ctx.chat, channel: undefined };
+    const { chat, channel } = await targetChat(ctx, target);
     const gone = await alerts.unwatch(chat, pair, exchangeGiven ? exchange : undefined);
     if (!gone) {
       if (channel) {
@@ -138,7 +138,7 @@ export const watchlist: Command = {
     const { services } = ctx;
     const alerts = watchesOf(services);
     // anything else typed after /watchlist is ignored, as it always was
-    const { chat, channel } = await resolveTarget(ctx, '/watchlist');
+    const { chat, channel } = await targetChat(ctx, takeTarget(ctx.args, '/watchlist').target);
     const rows = await alerts.watchlist(chat);
     const entries = await Promise.all(rows.map((w) => entryFor(services, w)));
     return { kind: 'watchlist', entries, max: alerts.maxWatchesPerChat, now: services.now(), ...(channel ? { channel } : {}) };
