@@ -11,6 +11,11 @@ export interface RuleFiringWrite {
   /** a one-shot rule: it becomes 'fired' */
   final: boolean;
   price: number;
+  /**
+   * What its message was worded by (from memory): the firing is written only if the rule's row and its
+   * chat still say exactly this; otherwise nothing of it is written and it comes back in `stale`.
+   */
+  wordedBy: RuleOwner & ChatSettings;
 }
 
 /** A watch message's new reference. */
@@ -42,24 +47,37 @@ export interface RecordedFirings {
   enqueued: number;
   /** the new rows written already claimed (only with `claim`) */
   claimed: ClaimedNotification[];
+  /**
+   * Active rules not written because their row or chat no longer matched `wordedBy` (a setting changed
+   * since it was read, the rule moved with a chat merge): read them again and write them again.
+   */
+  stale: number[];
 }
 
-/** What a firing's message needs from its rule's row (the engine keeps none of it in memory). */
-export interface FiringRuleDetails {
-  id: number;
+/** Whose a rule is, besides what the engine keeps of it: its chat and the note its messages carry. */
+export interface RuleOwner {
   chatId: number;
   note: string | null;
+}
+
+/** What a chat's messages are worded by, and whether each also goes to its webhook. */
+export interface ChatSettings {
+  timezone: string | null;
+  chatKind: ChatKind;
+  /** the chat's /language and its private client's language: the message is worded by them */
+  language: string | null;
+  userLanguage: string | null;
+  webhookActive: boolean;
+}
+
+/** A firing rule's row as its message needs it, with its chat's settings. */
+export interface FiringRuleDetails extends RuleOwner, ChatSettings {
+  id: number;
   pair: string;
   kind: 'level' | 'crosses' | 'move' | 'window_move';
   op: string;
   threshold: string;
   windowSec: number | null;
-  timezone: string | null;
-  chatKind: 'private' | 'group' | 'channel';
-  /** the chat's /language and its private client's language: the message is worded by them */
-  language: string | null;
-  userLanguage: string | null;
-  webhookActive: boolean;
 }
 
 /**
@@ -79,7 +97,23 @@ export async function firingRuleDetails(db: Db, ruleIds: readonly number[]): Pro
      WHERE r.id = ANY (ARRAY(SELECT value::int FROM jsonb_array_elements_text(${JSON.stringify(ruleIds)}::jsonb)))
        AND r.state <> 'deleted'`;
   // the column's text has all 18 decimals; the wording wants the number as the ORM's Decimal writes it
-  return rows.map((r) => ({ ...r, threshold: new Prisma.Decimal(r.threshold).toString() }));
+  return rows.map((r) => ({ ...r, threshold: canonicalDecimal(r.threshold) }));
+}
+
+/** A decimal as the ORM's Decimal writes it ("200", not the column's "200.000000000000000000"): messages quote it. */
+export function canonicalDecimal(text: string): string {
+  return new Prisma.Decimal(text).toString();
+}
+
+/** The settings of these chats (missing ids are absent from the map): what their messages are worded by. */
+export async function readChatSettings(db: Db, chatIds: readonly number[]): Promise<Map<number, ChatSettings>> {
+  if (chatIds.length === 0) return new Map();
+  const rows = await db.$queryRaw<Array<ChatSettings & { id: number }>>`
+    SELECT c.id, c.timezone, c.kind::text AS "chatKind", c.language, c.user_language AS "userLanguage", COALESCE(w.active, false) AS "webhookActive"
+      FROM chats c
+      LEFT JOIN webhooks w ON w.chat_id = c.id
+     WHERE c.id = ANY (ARRAY(SELECT value::int FROM jsonb_array_elements_text(${JSON.stringify([...new Set(chatIds)])}::jsonb)))`;
+  return new Map(rows.map(({ id, ...settings }) => [id, settings]));
 }
 
 const decimal = (n: number | undefined): string | null => (n === undefined ? null : n.toString());
@@ -107,6 +141,13 @@ export async function recordFirings(db: Db, batch: FiringBatch): Promise<Recorde
       last_fired_at: iso(r.state.lastFiredAt),
       last_price: decimal(r.price),
       final: r.final,
+      chat_id: r.wordedBy.chatId,
+      note: r.wordedBy.note,
+      timezone: r.wordedBy.timezone,
+      language: r.wordedBy.language,
+      user_language: r.wordedBy.userLanguage,
+      chat_kind: r.wordedBy.chatKind,
+      webhook: r.wordedBy.webhookActive,
     })),
   );
   const watches = JSON.stringify(batch.watches.map((w) => ({ id: w.watchId, reference_price: decimal(w.price), at: iso(w.at) })));
@@ -128,7 +169,7 @@ export async function recordFirings(db: Db, batch: FiringBatch): Promise<Recorde
   // probing the primary key. Every sub-statement sees the same snapshot, so "nothing else waiting or in flight" is judged on the
   // rows before this batch; two messages of one batch for one chat are both claimed and leave together.
   const rows = await db.$queryRaw<
-    Array<{ id: bigint; target: NotificationTarget; chat_id: number; platform: Platform; kind: ChatKind; external_id: string; text: string; attempts: number; payload: unknown; status: string; notified: bigint }>
+    Array<{ stale: number[]; notified: bigint; id: bigint | null; target: NotificationTarget; chat_id: number; platform: Platform; kind: ChatKind; external_id: string; text: string; attempts: number; payload: unknown; status: string }>
   >`
     WITH fired AS (
       UPDATE alert_rules r
@@ -136,9 +177,19 @@ export async function recordFirings(db: Db, batch: FiringBatch): Promise<Recorde
              fire_count = x.fire_count, last_fired_at = x.last_fired_at::timestamptz, last_price = x.last_price::numeric,
              state = CASE WHEN x.final THEN 'fired'::"RuleState" ELSE r.state END, updated_at = ${now}::timestamptz
         FROM jsonb_to_recordset(${rules}::jsonb) AS x(id int, armed boolean, went_back boolean, side text, reference_price text,
-             fire_count int, last_fired_at text, last_price text, final boolean)
+             fire_count int, last_fired_at text, last_price text, final boolean, chat_id int, note text, timezone text,
+             language text, user_language text, chat_kind text, webhook boolean),
+             chats c LEFT JOIN webhooks w ON w.chat_id = c.id
        WHERE r.id = x.id AND r.state = 'active' AND r.id = ANY (ARRAY(SELECT (e->>'id')::int FROM jsonb_array_elements(${rules}::jsonb) e))
+         AND c.id = r.chat_id AND c.id = ANY (ARRAY(SELECT (e->>'chat_id')::int FROM jsonb_array_elements(${rules}::jsonb) e))
+         AND r.chat_id = x.chat_id AND r.note IS NOT DISTINCT FROM x.note AND c.kind::text = x.chat_kind
+         AND c.timezone IS NOT DISTINCT FROM x.timezone AND c.language IS NOT DISTINCT FROM x.language
+         AND c.user_language IS NOT DISTINCT FROM x.user_language AND COALESCE(w.active, false) = x.webhook
       RETURNING r.id),
+    stale AS (
+      SELECT r.id FROM alert_rules r
+       WHERE r.id = ANY (ARRAY(SELECT (e->>'id')::int FROM jsonb_array_elements(${rules}::jsonb) e))
+         AND r.state = 'active' AND r.id NOT IN (SELECT id FROM fired)),
     moved AS (
       UPDATE watches w
          SET reference_price = x.reference_price::numeric, last_notified_at = x.at::timestamptz
@@ -164,13 +215,18 @@ export async function recordFirings(db: Db, batch: FiringBatch): Promise<Recorde
       ON CONFLICT (dedupe_key) DO NOTHING
       RETURNING id, chat_id, target, text, attempts, payload, status),
     notified AS (SELECT pg_notify(${OUTBOX_CHANNEL}, '') FROM (SELECT 1 FROM ins LIMIT 1) one)
-    SELECT i.id, i.target::text AS target, i.chat_id, c.platform::text AS platform, c.kind::text AS kind, c.external_id,
-           i.text, i.attempts, i.payload, i.status::text AS status, (SELECT count(*) FROM notified) AS notified
-      FROM ins i JOIN chats c ON c.id = i.chat_id
-     WHERE c.id = ANY (ARRAY(SELECT (e->>'chat_id')::int FROM jsonb_array_elements(${messages}::jsonb) e))
+    SELECT s.stale, (SELECT count(*) FROM notified) AS notified, i.*
+      FROM (SELECT COALESCE(array_agg(id), '{}') AS stale FROM stale) s
+      LEFT JOIN (
+        SELECT i.id, i.target::text AS target, i.chat_id, c.platform::text AS platform, c.kind::text AS kind, c.external_id,
+               i.text, i.attempts, i.payload, i.status::text AS status
+          FROM ins i JOIN chats c ON c.id = i.chat_id
+         WHERE c.id = ANY (ARRAY(SELECT (e->>'chat_id')::int FROM jsonb_array_elements(${messages}::jsonb) e))) i ON true
      ORDER BY i.id`;
-  const claimed = rows
+  // one row even when nothing was inserted (it carries `stale`), with the inserted columns null
+  const inserted = rows.filter((r): r is (typeof rows)[number] & { id: bigint } => r.id !== null);
+  const claimed = inserted
     .filter((r) => r.status === 'sending')
     .map((r) => ({ id: r.id, target: r.target, chatId: r.chat_id, platform: r.platform, kind: r.kind, externalId: r.external_id, text: r.text, attempts: r.attempts, payload: r.payload }));
-  return { enqueued: rows.length, claimed };
+  return { enqueued: inserted.length, claimed, stale: rows[0]?.stale ?? [] };
 }

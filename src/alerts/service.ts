@@ -15,13 +15,14 @@ import { randomBytes } from 'node:crypto';
 import type { ClaimedNotification, OutboxRow } from '../delivery/outbox.js';
 import type { AlertPayload } from '../delivery/notification.js';
 import { AlertEngine } from './engine.js';
-import { firingRuleDetails, recordFirings, type FiringMessage } from './record-firings.js';
+import { canonicalDecimal, firingRuleDetails, readChatSettings, recordFirings, type ChatSettings, type FiringMessage, type RuleFiringWrite, type RuleOwner } from './record-firings.js';
+import { WordingCache } from './wording.js';
 import { describeCondition } from './grammar.js';
 import {
   columnsToCondition, createRule, deleteAllChatRules, deleteChatRule, listChatRules, loadActiveRules, loadSnoozedRules, markRulesExpired,
   rowToEngineRule, saveRuleStates,
 } from './store.js';
-import type { EngineRule, Firing, RuleRuntimeState, RuleSpec } from './types.js';
+import type { EngineRule, Firing, RuleCondition, RuleRuntimeState, RuleSpec } from './types.js';
 import {
   addWatch, isWatchRuleId, listWatches, loadWatches, MAX_WATCHES_PER_CHAT, removeWatch, watchIdOf, watchRuleId,
   watchToEngineRule, type AddedWatch,
@@ -88,6 +89,16 @@ interface WatchFiring {
 }
 
 /**
+ * A rule firing on its way to the writer, with what the engine and memory knew of its rule when it fired
+ * (a one-shot rule leaves both then): its condition, and whose it is. Either may be missing; the writer
+ * then reads the rule's row.
+ */
+interface PendingFiring extends Firing {
+  condition: RuleCondition | undefined;
+  owner: RuleOwner | undefined;
+}
+
+/**
  * Rules at run time: the engine in memory, the rows in the database, and the hub subscriptions that keep
  * each rule's pair streaming. Firings leave here only as outbox rows, written in one statement with the
  * rule state that produced them (record-firings.ts); nothing is sent from the tick path.
@@ -99,9 +110,7 @@ export class AlertService {
   private readonly now: () => number;
   /**
    * One hub subscription per (exchange, pair), counted by the rules and watches on it: a million rules
-   * cost a counter each, not a closure each. Rule details (chat, note, wording) are read back from the
-   * database when a rule fires, inside the transaction that records the firing, so nothing per rule but
-   * the engine's own columns lives in memory.
+   * cost a counter each, not a closure each.
    */
   private readonly pairRefs = new Map<string, { count: number; release: () => void }>();
   private readonly pairOfRule = new Map<number, string>();
@@ -113,6 +122,8 @@ export class AlertService {
   /** rules out of the engine until their timer puts them back (see snooze) */
   private readonly snoozed = new Map<number, { cancel(): void }>();
   private readonly setTimer: NonNullable<AlertServiceOptions['setTimer']>;
+  /** rules' chats and notes, chats' settings: a firing's message is worded without a read (see wording.ts) */
+  private readonly wording = new WordingCache();
   private writes: Promise<void> = Promise.resolve();
   private unsubscribe: (() => void) | undefined;
   private stopped = false;
@@ -129,8 +140,15 @@ export class AlertService {
   async start(prisma: PrismaClient): Promise<void> {
     this.prisma = prisma;
     const started = this.now();
-    const rules = await loadActiveRules(prisma, new Date(this.now()));
+    const chats = new Set<number>();
+    const rules = await loadActiveRules(prisma, new Date(this.now()), {
+      onOwner: (id, owner) => {
+        this.wording.setOwner(id, owner);
+        chats.add(owner.chatId);
+      },
+    });
     for (const rule of rules) this.run(rule);
+    for (const [id, settings] of await readChatSettings(prisma, [...chats])) this.wording.setSettings(id, settings);
     const snoozes = await loadSnoozedRules(prisma, new Date(started));
     for (const { id, until } of snoozes) this.endSnoozeIn(id, until.getTime() - started);
     const watches = await loadWatches(prisma);
@@ -158,7 +176,9 @@ export class AlertService {
     const state = initialState(spec, tick.last);
     const chatRow = await upsertChat(prisma, chatInput(chat));
     const rule = await createRule(prisma, { chatId: chatRow.id, ...(chat.userId ? { creatorId: chat.userId } : {}), spec, source, state, maxPerChat });
-    this.run(rowToEngineRule(rule));
+    this.runRow(rule);
+    // read now, while the user waits for the reply anyway, rather than when the rule fires
+    if (!this.wording.hasChat(chatRow.id)) await this.rereadSettings(prisma, chatRow.id);
     return { rule, tick, holdsNow: spec.condition.kind === 'level' && holds(spec.condition.op, tick.last, Number(spec.condition.price)) };
   }
 
@@ -173,6 +193,7 @@ export class AlertService {
     const prisma = this.db();
     const row = await upsertChat(prisma, chatInput(chat));
     await prisma.chat.update({ where: { id: row.id }, data: { timezone } });
+    await this.rereadSettings(prisma, row.id);
   }
 
   /**
@@ -184,7 +205,10 @@ export class AlertService {
     const key = { platform_externalId: { platform: chat.platform, externalId: chat.chatId } };
     const row = await prisma.chat.findUnique({ where: key, select: { id: true, language: true, userLanguage: true } });
     const hint = chatInput(chat).userLanguage;
-    if (row && hint !== undefined && row.userLanguage !== hint) await prisma.chat.update({ where: { id: row.id }, data: { userLanguage: hint } });
+    if (row && hint !== undefined && row.userLanguage !== hint) {
+      await prisma.chat.update({ where: { id: row.id }, data: { userLanguage: hint } });
+      await this.rereadSettings(prisma, row.id);
+    }
     return row?.language ?? null;
   }
 
@@ -193,6 +217,7 @@ export class AlertService {
     const prisma = this.db();
     const row = await upsertChat(prisma, chatInput(chat));
     await prisma.chat.update({ where: { id: row.id }, data: { language } });
+    await this.rereadSettings(prisma, row.id);
   }
 
   /** The chat's webhook, without its secret; null when it has none. */
@@ -211,12 +236,17 @@ export class AlertService {
     const secret = randomBytes(32).toString('hex');
     const fresh = { url, secret, active: true, failures: 0, lastError: null, createdAt: new Date(this.now()) };
     await prisma.webhook.upsert({ where: { chatId: row.id }, create: { chatId: row.id, ...fresh }, update: fresh });
+    await this.rereadSettings(prisma, row.id);
     return { url, secret };
   }
 
   /** Removes the chat's webhook; alerts still waiting for it are then not posted. False when there was none. */
   async removeWebhook(chat: ChatRef): Promise<boolean> {
-    const { count } = await this.db().webhook.deleteMany({ where: { chat: { platform: chat.platform, externalId: chat.chatId } } });
+    const prisma = this.db();
+    const row = await prisma.chat.findUnique({ where: { platform_externalId: { platform: chat.platform, externalId: chat.chatId } }, select: { id: true } });
+    if (!row) return false;
+    const { count } = await prisma.webhook.deleteMany({ where: { chatId: row.id } });
+    await this.rereadSettings(prisma, row.id);
     return count > 0;
   }
 
@@ -311,7 +341,7 @@ export class AlertService {
       if (this.snoozed.has(rule.id)) continue;
       // paused at start-up, so no timer was set for its snooze then
       if (rule.snoozedUntil && rule.snoozedUntil.getTime() > now) this.endSnoozeIn(rule.id, rule.snoozedUntil.getTime() - now);
-      else this.run(rowToEngineRule(rule));
+      else this.runRow(rule);
     }
     if (back.wasInactive) {
       for (const w of await listWatches(prisma, back.chat.id)) if (!this.watchMeta.has(watchRuleId(w.id))) this.runWatch(w, watchToEngineRule(w));
@@ -332,7 +362,10 @@ export class AlertService {
 
   /** A migration was written (here or by the dispatcher): watches of a merged row now belong to the kept one. */
   chatMigrated(moved: MigratedChat): void {
+    // the kept row may have taken the other's settings; its rules' next firing reads what is there now
+    this.wording.dropChat(moved.chat.id);
     if (!moved.merged) return;
+    this.wording.dropChat(moved.merged.id);
     for (const id of moved.merged.droppedWatchIds) this.forget(watchRuleId(id));
     for (const meta of this.watchMeta.values()) if (meta.chatId === moved.merged.id) meta.chatId = moved.chat.id;
   }
@@ -352,7 +385,7 @@ export class AlertService {
       timer.cancel();
       this.snoozed.delete(id);
       await this.db().alertRule.updateMany({ where: { id }, data: { snoozedUntil: null } });
-      this.run(rowToEngineRule(rule));
+      this.runRow(rule);
       return { rule, already: false, holdsNow: false };
     }
     const condition = columnsToCondition(rule);
@@ -361,7 +394,7 @@ export class AlertService {
     const fresh = tick ? initialState({ pair: rule.pair, condition, repeat: { kind: 'once' } }, tick.last) : { armed: true, fireCount: 0 };
     const revived = await this.reviveFired(rule, fresh);
     if (!revived) return { rule, already: true, holdsNow: false };
-    this.run(rowToEngineRule(revived));
+    this.runRow(revived);
     const holdsNow = tick !== undefined && condition.kind === 'level' && holds(condition.op, tick.last, Number(condition.price));
     return { rule: revived, already: false, holdsNow };
   }
@@ -405,7 +438,7 @@ export class AlertService {
     const [row] = await this.db().alertRule.updateManyAndReturn({ where: { id }, data: { snoozedUntil: null } });
     if (row?.state !== 'active') return;
     if (row.expiresAt && row.expiresAt.getTime() <= this.now()) return void (await markRulesExpired(this.db(), [id]));
-    this.run(rowToEngineRule(row));
+    this.runRow(row);
   }
 
   /** One rule of this chat by id; null when the chat or the rule is unknown, or the rule was deleted. */
@@ -446,6 +479,19 @@ export class AlertService {
     return this.prisma;
   }
 
+  /** A rule's row into the engine, remembering whose it is for its messages. */
+  private runRow(row: AlertRule): void {
+    this.wording.setOwner(row.id, row);
+    this.run(rowToEngineRule(row));
+  }
+
+  /** After a change to a chat's settings: the next firing is worded by them without a read (if any rule needs them). */
+  private async rereadSettings(db: Db, chatId: number): Promise<void> {
+    const settings = (await readChatSettings(db, [chatId])).get(chatId);
+    if (settings) this.wording.setSettings(chatId, settings);
+    else this.wording.dropChat(chatId);
+  }
+
   /** Puts a rule (or a watch) into the engine and keeps its pair streaming; idempotent per id. */
   private run(rule: EngineRule): void {
     this.engine.add(rule);
@@ -468,6 +514,7 @@ export class AlertService {
     }
     this.watchMeta.delete(ruleId);
     this.unreferenced.delete(ruleId);
+    this.wording.dropRule(ruleId);
   }
 
   private onTick(tick: PriceTick): void {
@@ -475,7 +522,8 @@ export class AlertService {
     const all = this.engine.evaluate(tick);
     if (this.unreferenced.size) this.learnReferences(tick.exchangeTs);
     if (all.length === 0) return;
-    const firings = all.filter((f) => !isWatchRuleId(f.ruleId));
+    // taken before a one-shot rule leaves the engine and memory below
+    const firings: PendingFiring[] = all.filter((f) => !isWatchRuleId(f.ruleId)).map((f) => ({ ...f, condition: this.engine.get(f.ruleId)?.condition, owner: this.wording.owner(f.ruleId) }));
     const watchFirings = all.filter((f) => isWatchRuleId(f.ruleId)).flatMap((f) => this.toWatchFiring(f));
     for (const f of firings) if (f.final) this.forget(f.ruleId);
     // One writer, in tick order: a later firing of the same rule must not commit before an earlier one.
@@ -483,7 +531,7 @@ export class AlertService {
   }
 
   /** Retries until the database takes it: the firing already happened in memory and must not be lost. */
-  private async persist(firings: Firing[], watchFirings: WatchFiring[] = []): Promise<void> {
+  private async persist(firings: PendingFiring[], watchFirings: WatchFiring[] = []): Promise<void> {
     // One tick can fire thousands of rules. Each firing's state and its message still commit together,
     // but in chunks: one giant transaction outlived its timeout at ~10 000 firings, rolled back, and
     // retried forever with every later alert queued behind it.
@@ -493,33 +541,72 @@ export class AlertService {
     }
   }
 
-  private async persistChunk(firings: Firing[], watchFirings: WatchFiring[]): Promise<void> {
+  private async persistChunk(firings: PendingFiring[], watchFirings: WatchFiring[]): Promise<void> {
     const prisma = this.db();
-    for (let attempt = 0; ; attempt++) {
+    let rules = firings;
+    let watches = watchFirings;
+    let reread = false;
+    let failures = 0;
+    for (;;) {
       try {
-        // Read outside the write: recordFirings inserts a message only if its rule was still active when
-        // written, so a rule deleted in between gets none.
-        const [notifications, watchMessages] = await Promise.all([ruleNotifications(prisma, firings), watchNotifications(prisma, watchFirings)]);
-        const messages = [...notifications, ...watchMessages];
-        // not on a retry: had the failed attempt committed after all, its claimed rows would wait for a restart
-        const claim = attempt === 0 && (this.opts.handoff?.accepts(messages.length) ?? false);
-        const { claimed } = await recordFirings(prisma, {
-          rules: firings.map((f) => ({ ruleId: f.ruleId, state: f.state, final: f.final, price: f.price })),
-          watches: watchFirings.map((w) => ({ watchId: w.watchId, price: w.price, at: w.at })),
+        // Worded before the write, from memory (or a read where memory has nothing): recordFirings writes a
+        // firing only if its rule is still active and still worded so, and hands back the ones that are not.
+        const [ruleWrites, watchMessages] = await Promise.all([this.ruleMessages(prisma, rules, reread), watchNotifications(prisma, watches)]);
+        const messages = [...ruleWrites.messages, ...watchMessages];
+        // not after a failure: had the failed attempt committed after all, its claimed rows would wait for a restart
+        const claim = failures === 0 && (this.opts.handoff?.accepts(messages.length) ?? false);
+        const { claimed, stale } = await recordFirings(prisma, {
+          rules: ruleWrites.writes,
+          watches: watches.map((w) => ({ watchId: w.watchId, price: w.price, at: w.at })),
           messages,
           now: new Date(this.now()),
           claim,
         });
         if (claimed.length) this.opts.handoff?.take(claimed);
-        return;
+        if (stale.length === 0) return;
+        // Memory was behind the rows (a setting changed elsewhere, a rule moved with its chat): those
+        // firings are read afresh and written again. Stale once more after a read is a race with
+        // another change, or a bug that must not spin: that waits like a failure.
+        if (reread) throw new Error(`rules ${stale.join(', ')} changed again while their firing was written`);
+        const again = new Set(stale);
+        rules = rules.filter((f) => again.has(f.ruleId));
+        watches = [];
+        reread = true;
       } catch (err) {
-        const delayMs = nextDelay(attempt, { baseMs: 200, capMs: 10_000 });
-        this.log.error({ err: describeError(err), firings: firings.length, delayMs }, 'could not record firings; retrying');
+        const delayMs = nextDelay(failures++, { baseMs: 200, capMs: 10_000 });
+        this.log.error({ err: describeError(err), firings: rules.length, delayMs }, 'could not record firings; retrying');
         await sleep(delayMs);
       }
     }
   }
 
+  /**
+   * The rule writes and messages of these firings, worded by what memory holds of each rule and its chat,
+   * or (for what it does not hold, or with `reread`) by the rows read now. A rule whose row is gone or
+   * deleted gets neither.
+   */
+  private async ruleMessages(db: Db, firings: readonly PendingFiring[], reread: boolean): Promise<{ writes: RuleFiringWrite[]; messages: OutboxRow[] }> {
+    const unknown = new Set(firings.filter((f) => reread || !f.condition || !f.owner || !this.wording.hasChat(f.owner.chatId)).map((f) => f.ruleId));
+    const read = new Map((await firingRuleDetails(db, [...unknown])).map((r) => [r.id, r]));
+    for (const r of read.values()) {
+      this.wording.setSettings(r.chatId, settingsOf(r));
+      // a one-shot rule that fired has left the engine: memory keeps nothing more of it
+      if (this.pairOfRule.has(r.id)) this.wording.setOwner(r.id, r);
+    }
+    const writes: RuleFiringWrite[] = [];
+    const messages: OutboxRow[] = [];
+    for (const f of firings) {
+      const row = read.get(f.ruleId);
+      const owner = row ?? (unknown.has(f.ruleId) ? undefined : f.owner);
+      const settings = owner && this.wording.settings(owner.chatId);
+      const condition = row ? columnsToCondition(row) : f.condition;
+      if (!owner || !settings || !condition) continue;
+      const wordedBy = { chatId: owner.chatId, note: owner.note, ...settings };
+      writes.push({ ruleId: f.ruleId, state: f.state, final: f.final, price: f.price, wordedBy });
+      messages.push(...alertMessages(f, canonicalCondition(condition), wordedBy));
+    }
+    return { writes, messages };
+  }
   /** Expired rules leave the engine and are marked in the database; run periodically. */
   async sweepExpired(): Promise<number> {
     const ids = this.engine.sweepExpired(this.now());
@@ -598,28 +685,27 @@ export class AlertService {
   }
 }
 
-/**
- * The messages for a batch of rule firings, from the rules' rows (chat, note, wording). A rule deleted
- * while its firing waited for the writer gets no message.
- */
-async function ruleNotifications(tx: Db, firings: readonly Firing[]): Promise<OutboxRow[]> {
-  if (firings.length === 0) return [];
-  const rows = await firingRuleDetails(tx, firings.map((f) => f.ruleId));
-  const byId = new Map(rows.map((r) => [r.id, r]));
-  return firings.flatMap((f) => {
-    const row = byId.get(f.ruleId);
-    if (!row) return [];
-    const condition = columnsToCondition(row);
-    const language = resolveLanguage(row.language, row.chatKind, row.userLanguage);
-    const payload: AlertPayload = {
-      kind: 'alert', ruleId: f.ruleId, exchange: f.exchange, pair: f.pair, condition: describeCondition(condition, row.pair),
-      price: f.price, at: f.at, source: f.source, final: f.final, language, ...(row.note ? { note: row.note } : {}),
-    };
-    const text = renderAlertMessage(language, payload, condition, row.timezone);
-    const message: OutboxRow = { chatId: row.chatId, ruleId: f.ruleId, dedupeKey: `rule:${f.ruleId}:fire:${f.state.fireCount}`, text, payload };
-    // the webhook copy is a row of its own, so a failing receiver never holds back the chat message
-    return row.webhookActive ? [message, { ...message, dedupeKey: `${message.dedupeKey}:webhook`, target: 'webhook' as const }] : [message];
-  });
+/** The settings part of a rule's row as read with its chat. */
+function settingsOf(r: ChatSettings): ChatSettings {
+  return { timezone: r.timezone, chatKind: r.chatKind, language: r.language, userLanguage: r.userLanguage, webhookActive: r.webhookActive };
+}
+
+/** Thresholds as users typed them ("200"), whether the engine took them from a new row or from the column's text at start-up. */
+function canonicalCondition(c: RuleCondition): RuleCondition {
+  return c.kind === 'level' || c.kind === 'crosses' ? { ...c, price: canonicalDecimal(c.price) } : { ...c, percent: canonicalDecimal(c.percent) };
+}
+
+/** A rule firing's chat message, worded in the chat's language, and its webhook copy when the chat has one. */
+function alertMessages(f: Firing, condition: RuleCondition, by: RuleOwner & ChatSettings): OutboxRow[] {
+  const language = resolveLanguage(by.language, by.chatKind, by.userLanguage);
+  const payload: AlertPayload = {
+    kind: 'alert', ruleId: f.ruleId, exchange: f.exchange, pair: f.pair, condition: describeCondition(condition, f.pair),
+    price: f.price, at: f.at, source: f.source, final: f.final, language, ...(by.note ? { note: by.note } : {}),
+  };
+  const text = renderAlertMessage(language, payload, condition, by.timezone);
+  const message: OutboxRow = { chatId: by.chatId, ruleId: f.ruleId, dedupeKey: `rule:${f.ruleId}:fire:${f.state.fireCount}`, text, payload };
+  // the webhook copy is a row of its own, so a failing receiver never holds back the chat message
+  return by.webhookActive ? [message, { ...message, dedupeKey: `${message.dedupeKey}:webhook`, target: 'webhook' as const }] : [message];
 }
 
 /**

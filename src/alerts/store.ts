@@ -2,6 +2,7 @@ import { Prisma, type AlertRule } from '../generated/prisma/client.js';
 import type { Db } from '../db/types.js';
 import { UserInputError } from '../errors.js';
 import { msg } from '../i18n/index.js';
+import type { RuleOwner } from './record-firings.js';
 import type { EngineRule, MoveDirection, RuleCondition, RuleRuntimeState, RuleSpec } from './types.js';
 
 /**
@@ -170,13 +171,18 @@ export async function deleteAllChatRules(db: Db, chatId: number): Promise<AlertR
  * Every active rule that has not expired and is not snoozed (see loadSnoozedRules), paged by id so a million rules load in bounded memory chunks
  * rather than one giant result set.
  */
-export async function loadActiveRules(db: Db, now: Date, pageSize = 50_000): Promise<EngineRule[]> {
+export async function loadActiveRules(
+  db: Db,
+  now: Date,
+  opts: { pageSize?: number; onOwner?: (ruleId: number, owner: RuleOwner) => void } = {},
+): Promise<EngineRule[]> {
+  const pageSize = opts.pageSize ?? 50_000;
   const rules: EngineRule[] = [];
   let after = 0;
   for (;;) {
     // Raw SQL with decimals as text: the ORM's Decimal objects and full rows cost ~10× more at a million rules.
-    const page = await db.$queryRaw<RuleRow[]>`
-      SELECT id, exchange, pair, kind::text AS kind, op, threshold::text AS threshold, window_sec AS "windowSec",
+    const page = await db.$queryRaw<Array<RuleRow & RuleOwner>>`
+      SELECT id, chat_id AS "chatId", note, exchange, pair, kind::text AS kind, op, threshold::text AS threshold, window_sec AS "windowSec",
              repeat::text AS repeat, cooldown_sec AS "cooldownSec", expires_at AS "expiresAt", armed,
              went_back AS "wentBack", side::text AS side, reference_price::text AS "referencePrice",
              last_fired_at AS "lastFiredAt", fire_count AS "fireCount"
@@ -185,7 +191,10 @@ export async function loadActiveRules(db: Db, now: Date, pageSize = 50_000): Pro
          AND (snoozed_until IS NULL OR snoozed_until <= ${now})
        ORDER BY id
        LIMIT ${pageSize}`;
-    for (const row of page) rules.push(rowToEngineRule(row));
+    for (const row of page) {
+      rules.push(rowToEngineRule(row));
+      opts.onOwner?.(row.id, row);
+    }
     if (page.length < pageSize) return rules;
     after = page[page.length - 1]!.id;
   }

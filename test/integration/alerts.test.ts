@@ -87,6 +87,30 @@ describe.each(engines)('alerts end to end on $name', ({ open }) => {
     expect(front.sent[0]!.text).toMatch(/ UTC \(2026-11-25 21:00 Asia\/Tokyo\) · alert #\d+$/m);
   });
 
+  it('words an alert by what the rows say when the firing is written, even when they changed behind the service', async () => {
+    const created = await service.create(chat, spec({ note: 'take profit' }), 'x');
+    // as another process or an operator would: nothing in this process hears of it
+    const row = await db.prisma.chat.findFirstOrThrow({ where: { externalId: 'local' } });
+    await db.prisma.chat.update({ where: { id: row.id }, data: { language: 'ru', timezone: 'Asia/Tokyo' } });
+    await db.prisma.webhook.create({ data: { chatId: row.id, url: 'https://example.com/hook', secret: 's' } });
+    tick('BTC/USDT', 101_500);
+    await front.waitForSent(1);
+    expect(front.sent[0]!.text).toMatch(/^🔔 BTC\/USDT выше 101.000/);
+    expect(front.sent[0]!.text).toContain('Asia/Tokyo');
+    const rows = await db.prisma.notification.findMany({ orderBy: { id: 'asc' } });
+    expect(rows.map((r) => [r.target, r.dedupeKey])).toEqual([['chat', `rule:${created.rule.id}:fire:1`], ['webhook', `rule:${created.rule.id}:fire:1:webhook`]]);
+    expect(await db.prisma.alertRule.findUniqueOrThrow({ where: { id: created.rule.id } })).toMatchObject({ state: 'fired', fireCount: 1 });
+  });
+
+  it('words the alert of a rule loaded at start-up as the user typed its level', async () => {
+    await service.create(chat, spec({ condition: { kind: 'level', op: '>', price: '101000.50' } }), 'x');
+    await shutdown();
+    await boot();
+    tick('BTC/USDT', 101_500);
+    await front.waitForSent(1);
+    expect(front.sent[0]!.text.split('\n')[0]).toBe('🔔 BTC/USDT above 101,000.5');
+  });
+
   it('records a tick that fires over a thousand rules, in chunks, losing none', async () => {
     const row = await upsertChat(db.prisma, { platform: 'console', externalId: 'local', kind: 'private' });
     const many = 1_200;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { firingRuleDetails, recordFirings, type FiringBatch } from '../../src/alerts/record-firings.js';
+import { firingRuleDetails, readChatSettings, recordFirings, type ChatSettings, type FiringBatch, type RuleOwner } from '../../src/alerts/record-firings.js';
 import type { Database } from '../../src/db/client.js';
 import { Dispatcher } from '../../src/delivery/dispatcher.js';
 import { createLogger } from '../../src/log.js';
@@ -20,9 +20,14 @@ describe.each(engines)('recording firings in one statement on $name', ({ open })
     return r.id;
   }
 
-  function batch(over: Partial<FiringBatch> = {}, id = ruleId, key = `rule:${id}:fire:1`): FiringBatch {
+  /** what the beforeEach chat and rule say: a firing worded by this is written */
+  function worded(over: Partial<RuleOwner & ChatSettings> = {}): RuleOwner & ChatSettings {
+    return { chatId, note: 'take profit', timezone: 'Europe/Berlin', chatKind: 'private', language: null, userLanguage: null, webhookActive: false, ...over };
+  }
+
+  function batch(over: Partial<FiringBatch> = {}, id = ruleId, key = `rule:${id}:fire:1`, wordedBy = worded(id === ruleId ? {} : { note: null })): FiringBatch {
     return {
-      rules: [{ ruleId: id, state: { armed: false, fireCount: 1, lastFiredAt: T0.getTime(), side: 'above', referencePrice: 0.000000123 }, final: true, price: 101_234.5 }],
+      rules: [{ ruleId: id, state: { armed: false, fireCount: 1, lastFiredAt: T0.getTime(), side: 'above', referencePrice: 0.000000123 }, final: true, price: 101_234.5, wordedBy }],
       watches: [],
       messages: [{ chatId, ruleId: id, dedupeKey: key, text: `alert #${id}`, payload: { kind: 'notice' } }],
       now: T0,
@@ -44,7 +49,7 @@ describe.each(engines)('recording firings in one statement on $name', ({ open })
   });
 
   it('writes the rule state and its message together, and a retried batch enqueues nothing twice', async () => {
-    expect(await recordFirings(db.prisma, batch())).toEqual({ enqueued: 1, claimed: [] });
+    expect(await recordFirings(db.prisma, batch())).toEqual({ enqueued: 1, claimed: [], stale: [] });
     const row = await db.prisma.alertRule.findUniqueOrThrow({ where: { id: ruleId } });
     expect(row).toMatchObject({ state: 'fired', armed: false, fireCount: 1, side: 'above', lastFiredAt: T0 });
     expect(row.referencePrice?.toString()).toBe('1.23e-7');
@@ -52,7 +57,7 @@ describe.each(engines)('recording firings in one statement on $name', ({ open })
     const [n] = await db.prisma.notification.findMany();
     expect(n).toMatchObject({ chatId, ruleId, dedupeKey: `rule:${ruleId}:fire:1`, status: 'pending', attempts: 0, target: 'chat', nextAttemptAt: T0, createdAt: T0 });
     // the same firing again (a retry after a lost answer): the rule is no longer active, nothing new
-    expect(await recordFirings(db.prisma, batch())).toEqual({ enqueued: 0, claimed: [] });
+    expect(await recordFirings(db.prisma, batch())).toEqual({ enqueued: 0, claimed: [], stale: [] });
     expect(await db.prisma.notification.count()).toBe(1);
   });
 
@@ -66,7 +71,7 @@ describe.each(engines)('recording firings in one statement on $name', ({ open })
   it('is all or nothing: one bad value leaves every rule and the outbox as they were', async () => {
     const other = await rule();
     const good = batch().rules[0]!;
-    const bad = { ...good, ruleId: other, state: { ...good.state, side: 'sideways' as 'above' } };
+    const bad = { ...good, ruleId: other, state: { ...good.state, side: 'sideways' as 'above' }, wordedBy: worded({ note: null }) };
     await expect(
       recordFirings(db.prisma, { ...batch(), rules: [good, bad], messages: [...batch().messages, ...batch({}, other).messages] }),
     ).rejects.toThrow();
@@ -80,7 +85,7 @@ describe.each(engines)('recording firings in one statement on $name', ({ open })
     const busyRule = await rule(busy);
     const both: FiringBatch = {
       ...batch({ claim: true }),
-      rules: [...batch().rules, { ...batch().rules[0]!, ruleId: busyRule }],
+      rules: [...batch().rules, { ...batch().rules[0]!, ruleId: busyRule, wordedBy: worded({ chatId: busy, note: null, timezone: null }) }],
       messages: [...batch().messages, { chatId: busy, ruleId: busyRule, dedupeKey: `rule:${busyRule}:fire:1`, text: 'newer', payload: { kind: 'notice' } }],
     };
     const { enqueued, claimed } = await recordFirings(db.prisma, both);
@@ -90,6 +95,30 @@ describe.each(engines)('recording firings in one statement on $name', ({ open })
     ]);
     const rows = await db.prisma.notification.findMany({ orderBy: { id: 'asc' } });
     expect(rows.map((r) => [r.text, r.status, r.attempts])).toEqual([['older', 'pending', 0], [`alert #${ruleId}`, 'sending', 1], ['newer', 'pending', 0]]);
+  });
+
+  it('writes nothing of a firing worded by settings that changed meanwhile, and hands it back as stale', async () => {
+    const webhookOn = async () => db.prisma.webhook.create({ data: { chatId, url: 'https://example.com/hook', secret: 's' } });
+    const elsewhere = (await db.prisma.chat.create({ data: { platform: 'telegram', externalId: '44' } })).id;
+    const changes: Array<[string, Partial<RuleOwner & ChatSettings>, () => Promise<unknown>]> = [
+      ['language', {}, () => db.prisma.chat.update({ where: { id: chatId }, data: { language: 'ru' } })],
+      ['client language', { language: 'ru' }, () => db.prisma.chat.update({ where: { id: chatId }, data: { userLanguage: 'ru' } })],
+      ['timezone', { language: 'ru', userLanguage: 'ru' }, () => db.prisma.chat.update({ where: { id: chatId }, data: { timezone: null } })],
+      ['webhook on', { language: 'ru', userLanguage: 'ru', timezone: null }, webhookOn],
+      ['webhook off', { language: 'ru', userLanguage: 'ru', timezone: null, webhookActive: true }, () => db.prisma.webhook.updateMany({ data: { active: false } })],
+      ['kind', { language: 'ru', userLanguage: 'ru', timezone: null }, () => db.prisma.chat.update({ where: { id: chatId }, data: { kind: 'group' } })],
+      ['chat (a merge moved the rule)', { language: 'ru', userLanguage: 'ru', timezone: null, chatKind: 'group' }, () => db.prisma.alertRule.update({ where: { id: ruleId }, data: { chatId: elsewhere } })],
+    ];
+    for (const [what, before, change] of changes) {
+      await change();
+      expect(await recordFirings(db.prisma, batch({}, ruleId, `rule:${ruleId}:fire:1`, worded(before))), what).toEqual({ enqueued: 0, claimed: [], stale: [ruleId] });
+    }
+    expect(await db.prisma.notification.count()).toBe(0);
+    expect(await db.prisma.alertRule.findUniqueOrThrow({ where: { id: ruleId } })).toMatchObject({ state: 'active', fireCount: 0 });
+    // worded by what the rows say now, it is written
+    const now = { ...(await readChatSettings(db.prisma, [elsewhere])).get(elsewhere)!, chatId: elsewhere, note: 'take profit' };
+    expect(now).toEqual({ chatId: elsewhere, note: 'take profit', timezone: null, chatKind: 'private', language: null, userLanguage: null, webhookActive: false });
+    expect(await recordFirings(db.prisma, batch({}, ruleId, `rule:${ruleId}:fire:1`, now))).toMatchObject({ enqueued: 1, stale: [] });
   });
 
   it('moves a watch with its message, and drops the message of a watch removed meanwhile', async () => {
