@@ -62,7 +62,7 @@ export class NaiveEngine {
       s.lastFiredAt = t;
       s.armed = false;
       const final = rule.repeat.kind === 'once';
-      firings.push({ ruleId: rule.id, exchange: tick.exchange, pair: tick.pair, price: p, at: t, source: tick.source, state: { ...s }, final });
+      firings.push({ ruleId: rule.id, exchange: tick.exchange, pair: tick.pair, price: p, at: t, source: tick.source, state: { ...s }, final, condition: rule.condition });
       if (final) this.rules.delete(rule.id);
     }
     return firings.sort((a, b) => a.ruleId - b.ruleId);

@@ -190,7 +190,7 @@ export class AlertEngine {
     c.armed[slot] = 0;
     const final = Number.isNaN(c.cooldownSec[slot]!);
     const { exchange, pair, last: price, source } = tick;
-    firings.push({ ruleId: c.id[slot]!, exchange, pair, price, at: t, source, state: c.state(slot), final });
+    firings.push({ ruleId: c.id[slot]!, exchange, pair, price, at: t, source, state: c.state(slot), final, condition: c.condition(slot) });
     if (final) this.drop(slot);
     else {
       this.dirty.delete(slot);

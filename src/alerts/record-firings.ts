@@ -87,7 +87,7 @@ export interface FiringRuleDetails extends RuleOwner, ChatSettings {
  */
 export async function firingRuleDetails(db: Db, ruleIds: readonly number[]): Promise<FiringRuleDetails[]> {
   if (ruleIds.length === 0) return [];
-  const rows = await db.$queryRaw<FiringRuleDetails[]>`
+  const rows = await db.$queryRaw<FiringRuleDetails[]>`/* prepared */
     SELECT r.id, r.chat_id AS "chatId", r.note, r.pair, r.kind::text AS kind, r.op, r.threshold::text AS threshold,
            r.window_sec AS "windowSec", c.timezone, c.kind::text AS "chatKind", c.language, c.user_language AS "userLanguage",
            COALESCE(w.active, false) AS "webhookActive"
@@ -108,7 +108,7 @@ export function canonicalDecimal(text: string): string {
 /** The settings of these chats (missing ids are absent from the map): what their messages are worded by. */
 export async function readChatSettings(db: Db, chatIds: readonly number[]): Promise<Map<number, ChatSettings>> {
   if (chatIds.length === 0) return new Map();
-  const rows = await db.$queryRaw<Array<ChatSettings & { id: number }>>`
+  const rows = await db.$queryRaw<Array<ChatSettings & { id: number }>>`/* prepared */
     SELECT c.id, c.timezone, c.kind::text AS "chatKind", c.language, c.user_language AS "userLanguage", COALESCE(w.active, false) AS "webhookActive"
       FROM chats c
       LEFT JOIN webhooks w ON w.chat_id = c.id
@@ -170,7 +170,7 @@ export async function recordFirings(db: Db, batch: FiringBatch): Promise<Recorde
   // rows before this batch; two messages of one batch for one chat are both claimed and leave together.
   const rows = await db.$queryRaw<
     Array<{ stale: number[]; notified: bigint; id: bigint | null; target: NotificationTarget; chat_id: number; platform: Platform; kind: ChatKind; external_id: string; text: string; attempts: number; payload: unknown; status: string }>
-  >`
+  >`/* prepared */
     WITH fired AS (
       UPDATE alert_rules r
          SET armed = x.armed, went_back = x.went_back, side = x.side::"Side", reference_price = x.reference_price::numeric,

@@ -89,12 +89,10 @@ interface WatchFiring {
 }
 
 /**
- * A rule firing on its way to the writer, with what the engine and memory knew of its rule when it fired
- * (a one-shot rule leaves both then): its condition, and whose it is. Either may be missing; the writer
- * then reads the rule's row.
+ * A rule firing on its way to the writer, with whose rule it is as memory knew when it fired (a one-shot
+ * rule is forgotten then). Unknown → the writer reads the rule's row.
  */
 interface PendingFiring extends Firing {
-  condition: RuleCondition | undefined;
   owner: RuleOwner | undefined;
 }
 
@@ -523,7 +521,7 @@ export class AlertService {
     if (this.unreferenced.size) this.learnReferences(tick.exchangeTs);
     if (all.length === 0) return;
     // taken before a one-shot rule leaves the engine and memory below
-    const firings: PendingFiring[] = all.filter((f) => !isWatchRuleId(f.ruleId)).map((f) => ({ ...f, condition: this.engine.get(f.ruleId)?.condition, owner: this.wording.owner(f.ruleId) }));
+    const firings: PendingFiring[] = all.filter((f) => !isWatchRuleId(f.ruleId)).map((f) => ({ ...f, owner: this.wording.owner(f.ruleId) }));
     const watchFirings = all.filter((f) => isWatchRuleId(f.ruleId)).flatMap((f) => this.toWatchFiring(f));
     for (const f of firings) if (f.final) this.forget(f.ruleId);
     // One writer, in tick order: a later firing of the same rule must not commit before an earlier one.
@@ -586,7 +584,7 @@ export class AlertService {
    * deleted gets neither.
    */
   private async ruleMessages(db: Db, firings: readonly PendingFiring[], reread: boolean): Promise<{ writes: RuleFiringWrite[]; messages: OutboxRow[] }> {
-    const unknown = new Set(firings.filter((f) => reread || !f.condition || !f.owner || !this.wording.hasChat(f.owner.chatId)).map((f) => f.ruleId));
+    const unknown = new Set(firings.filter((f) => reread || !f.owner || !this.wording.hasChat(f.owner.chatId)).map((f) => f.ruleId));
     const read = new Map((await firingRuleDetails(db, [...unknown])).map((r) => [r.id, r]));
     for (const r of read.values()) {
       this.wording.setSettings(r.chatId, settingsOf(r));
@@ -599,11 +597,10 @@ export class AlertService {
       const row = read.get(f.ruleId);
       const owner = row ?? (unknown.has(f.ruleId) ? undefined : f.owner);
       const settings = owner && this.wording.settings(owner.chatId);
-      const condition = row ? columnsToCondition(row) : f.condition;
-      if (!owner || !settings || !condition) continue;
+      if (!owner || !settings) continue;
       const wordedBy = { chatId: owner.chatId, note: owner.note, ...settings };
       writes.push({ ruleId: f.ruleId, state: f.state, final: f.final, price: f.price, wordedBy });
-      messages.push(...alertMessages(f, canonicalCondition(condition), wordedBy));
+      messages.push(...alertMessages(f, canonicalCondition(f.condition), wordedBy));
     }
     return { writes, messages };
   }

@@ -71,4 +71,6 @@ export interface Firing {
   state: RuleRuntimeState;
   /** true when a `once` rule is now done */
   final: boolean;
+  /** the rule's condition, for its message: a one-shot rule has left the engine by the time that is worded */
+  condition: RuleCondition;
 }

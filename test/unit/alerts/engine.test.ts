@@ -54,7 +54,7 @@ describe('AlertEngine: level', () => {
     const engine = engineWith(rule(1, level('>', '100')));
     const [firing] = engine.evaluate(tick(120));
     expect(firing).toEqual({
-      ruleId: 1, exchange: 'binance', pair: 'BTC/USDT', price: 120, at: T0, source: 'stream', final: true,
+      ruleId: 1, exchange: 'binance', pair: 'BTC/USDT', price: 120, at: T0, source: 'stream', final: true, condition: { kind: 'level', op: '>', price: '100' },
       state: { armed: false, fireCount: 1, lastFiredAt: T0, wentBack: false },
     });
     expect(engine.get(1)).toBeUndefined();

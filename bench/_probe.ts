@@ -1,0 +1,26 @@
+import pg from 'pg';
+import { PrismaPg } from '@prisma/adapter-pg';
+import { PrismaClient } from '../src/generated/prisma/client.js';
+import { openDatabase, statementName } from '../src/db/client.js';
+import { recordFirings } from '../src/alerts/record-firings.js';
+const url = 'postgresql://postgres@127.0.0.1:5432/mf_probe';
+const db0 = await openDatabase({ databaseUrl: url, dataDir: '/tmp/x' });
+await db0.close();
+const pool = new pg.Pool({ connectionString: url, max: 1 });
+const p = new PrismaClient({ adapter: new PrismaPg(pool, { statementNameGenerator: statementName }) });
+await p.$executeRawUnsafe(`TRUNCATE chats CASCADE`);
+const chat = await p.chat.create({ data: { platform: 'telegram', externalId: '1', kind: 'private' } });
+const rule = await p.alertRule.create({ data: { chatId: chat.id, exchange: 'binance', pair: 'ETH/USDT', kind: 'level', op: '>', threshold: '3000', source: '/alert', repeat: 'every' } });
+let k = 0;
+const wordedBy = { chatId: chat.id, note: null, timezone: null, chatKind: 'private' as const, language: null, userLanguage: null, webhookActive: false };
+const one = () => recordFirings(p, { rules: [{ ruleId: rule.id, state: { armed: false, fireCount: ++k }, final: false, price: 3001, wordedBy }], watches: [], messages: [{ chatId: chat.id, ruleId: rule.id, dedupeKey: `k${k}`, text: 'hello there', payload: { kind: 'alert', x: 1 } as never }], now: new Date(), claim: true }).then(() => p.$executeRaw`UPDATE notifications SET status='sent' WHERE status='sending'`);
+for (let i = 0; i < 50; i++) await one();
+await p.$executeRawUnsafe(`LOAD 'auto_explain'`);
+await p.$executeRawUnsafe(`SET auto_explain.log_min_duration = 0`);
+await p.$executeRawUnsafe(`SET auto_explain.log_analyze = on`);
+await p.$executeRawUnsafe(`SET auto_explain.log_timing = on`);
+await p.$executeRawUnsafe(`SET log_min_duration_statement = 0`);
+for (let i = 0; i < 3; i++) { const t = performance.now(); await one(); console.log('client ms', (performance.now() - t).toFixed(3)); }
+await p.$executeRawUnsafe(`SET log_min_duration_statement = -1`);
+await p.$executeRawUnsafe(`SET auto_explain.log_min_duration = -1`);
+await p.$disconnect(); await pool.end();
