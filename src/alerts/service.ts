@@ -12,7 +12,7 @@ import type { PriceTick } from '../market/types.js';
 import type { ChatRef, Platform, WatchMove, WebhookView } from '../chat/commands/types.js';
 import { renderAlertMessage, renderWatchMessage } from '../chat/format.js';
 import { randomBytes } from 'node:crypto';
-import type { ClaimedNotification, OutboxRow } from '../delivery/outbox.js';
+import { releaseUnhanded, type ClaimedNotification, type OutboxRow } from '../delivery/outbox.js';
 import type { AlertPayload } from '../delivery/notification.js';
 import { AlertEngine } from './engine.js';
 import { canonicalDecimal, firingRuleDetails, readChatSettings, recordFirings, type ChatSettings, type FiringMessage, type RuleFiringWrite, type RuleOwner } from './record-firings.js';
@@ -545,14 +545,22 @@ export class AlertService {
     let watches = watchFirings;
     let reread = false;
     let failures = 0;
+    /** what an attempt that failed wrote already claimed, if it committed after all */
+    let unhanded: string[] = [];
     for (;;) {
       try {
+        if (unhanded.length) {
+          await releaseUnhanded(prisma, unhanded, new Date(this.now()));
+          unhanded = [];
+        }
         // Worded before the write, from memory (or a read where memory has nothing): recordFirings writes a
         // firing only if its rule is still active and still worded so, and hands back the ones that are not.
         const [ruleWrites, watchMessages] = await Promise.all([this.ruleMessages(prisma, rules, reread), watchNotifications(prisma, watches)]);
         const messages = [...ruleWrites.messages, ...watchMessages];
-        // not after a failure: had the failed attempt committed after all, its claimed rows would wait for a restart
+        // Not after a failure: the failed attempt may have committed after all, and its claimed rows, which
+        // nobody holds, go back to pending above; claiming again would race that.
         const claim = failures === 0 && (this.opts.handoff?.accepts(messages.length) ?? false);
+        if (claim) unhanded = messages.map((m) => m.dedupeKey);
         const { claimed, stale } = await recordFirings(prisma, {
           rules: ruleWrites.writes,
           watches: watches.map((w) => ({ watchId: w.watchId, price: w.price, at: w.at })),
@@ -560,6 +568,7 @@ export class AlertService {
           now: new Date(this.now()),
           claim,
         });
+        unhanded = [];
         if (claimed.length) this.opts.handoff?.take(claimed);
         if (stale.length === 0) return;
         // Memory was behind the rows (a setting changed elsewhere, a rule moved with its chat): those

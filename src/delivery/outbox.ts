@@ -123,6 +123,20 @@ export function release(db: Db, ids: readonly bigint[], nextAttemptAt: Date) {
   return db.notification.updateMany({ where: { id: { in: [...ids] } }, data: { status: 'pending', nextAttemptAt, attempts: { decrement: 1 } } });
 }
 
+/**
+ * Rows written already claimed ('sending') by an attempt whose answer never came: it may have committed,
+ * yet nobody holds them. Back to pending (their attempt taken back), where a claim finds them. Safe
+ * while nobody could have taken them: the writer hands claimed rows over only after a commit it saw.
+ */
+export async function releaseUnhanded(db: Db, dedupeKeys: readonly string[], nextAttemptAt: Date): Promise<number> {
+  if (dedupeKeys.length === 0) return 0;
+  const { count } = await db.notification.updateMany({
+    where: { dedupeKey: { in: [...dedupeKeys] }, status: 'sending' },
+    data: { status: 'pending', nextAttemptAt, attempts: { decrement: 1 } },
+  });
+  return count;
+}
+
 export function markFailed(db: Db, ids: readonly bigint[], error: string) {
   return db.notification.updateMany({ where: { id: { in: [...ids] } }, data: { status: 'failed', error } });
 }

@@ -25,13 +25,15 @@ describe.each(engines)('alerts end to end on $name', ({ open }) => {
   let dispatcher: Dispatcher;
   let clock: number;
 
-  async function boot(): Promise<void> {
+  /** `servicePrisma`: what the alert service talks to (the dispatcher always gets the real client); `handoff`: as the app wires it */
+  async function boot(opts: { servicePrisma?: Database['prisma']; handoff?: boolean } = {}): Promise<void> {
     feed = new MemoryFeed('binance', LISTED, new Map([['BTC/USDT', 100_000], ['ETH/USDT', 3_000]]), () => clock);
     hub = new MarketHub({ feeds: [feed], log, now: () => clock });
     front = new RecordingFront();
-    service = new AlertService({ hub, log, maxRulesPerChat: 3, now: () => clock, onEnqueued: () => dispatcher.wake() });
+    const handoff = opts.handoff ? { handoff: { accepts: (n: number) => dispatcher.accepts(n), take: (rows: Parameters<Dispatcher['take']>[0]) => dispatcher.take(rows) } } : {};
+    service = new AlertService({ hub, log, maxRulesPerChat: 3, now: () => clock, onEnqueued: () => dispatcher.wake(), ...handoff });
     dispatcher = new Dispatcher({ prisma: db.prisma, fronts: new Map([['console', front]]), log, now: () => clock, idleMs: 50, onChatUnreachable: (id) => void service.pauseChat(id) });
-    await service.start(db.prisma);
+    await service.start(opts.servicePrisma ?? db.prisma);
     await dispatcher.start();
   }
   async function shutdown(): Promise<void> {
@@ -109,6 +111,34 @@ describe.each(engines)('alerts end to end on $name', ({ open }) => {
     tick('BTC/USDT', 101_500);
     await front.waitForSent(1);
     expect(front.sent[0]!.text.split('\n')[0]).toBe('🔔 BTC/USDT above 101,000.5');
+  });
+
+  it('sends an alert whose write committed but whose answer was lost, though it was written claimed for this process', async () => {
+    await shutdown();
+    let lose = 1;
+    // the connection drops after the commit, before the answer: the service sees an error, the rows are there
+    const flaky = new Proxy(db.prisma, {
+      get(target, prop) {
+        const value: unknown = Reflect.get(target, prop, target);
+        if (prop !== '$queryRaw') return typeof value === 'function' ? value.bind(target) : value;
+        return async (strings: TemplateStringsArray, ...values: unknown[]) => {
+          const result: unknown = await target.$queryRaw(strings, ...values);
+          if (lose > 0 && strings.join('').includes('WITH fired AS')) {
+            lose--;
+            throw new Error('Connection terminated unexpectedly');
+          }
+          return result;
+        };
+      },
+    });
+    await boot({ servicePrisma: flaky, handoff: true });
+    const created = await service.create(chat, spec({}), 'x');
+    tick('BTC/USDT', 101_500);
+    await front.waitForSent(1);
+    await expect.poll(async () => (await db.prisma.notification.findFirst())?.status, { timeout: 5_000 }).toBe('sent');
+    expect(lose).toBe(0);
+    expect(front.sent).toHaveLength(1);
+    expect(await db.prisma.notification.findMany()).toEqual([expect.objectContaining({ dedupeKey: `rule:${created.rule.id}:fire:1`, attempts: 1 })]);
   });
 
   it('records a tick that fires over a thousand rules, in chunks, losing none', async () => {
