@@ -12,14 +12,20 @@
  *   (1) one alert: the time from the fake exchange sending the tick that crosses a rule's level to the
  *       sendMessage arriving at the fake Telegram; p50/p99 over `runs` runs (after 10 warm-up runs). Each
  *       run has its own one-shot rule in its own chat, on levels one above the other, so each tick fires
- *       exactly one rule; runs are spaced so the 28/s alert budget never makes one wait.
+ *       exactly one rule; runs are spaced 40 ms apart, wider than the app's ~34 ms Telegram spacing, so
+ *       none waits for a send token.
  *   (2) a burst: `chats` private chats, each with one rule, all firing on the same tick. Drain time and
- *       rate against Telegram's allowance (28/s for alerts, 2/s of the 30/s being kept for replies), and
- *       the checks: every chat got exactly its own alert, none twice, no 1 s window at the fake with more
- *       than 30 messages, no chat with two messages within 1 s.
+ *       rate against Telegram's whole allowance of 30/s (alerts may use all of it; a command reply takes
+ *       the next token when one waits). The app grants at most 30 per 1030 ms (30 ms kept for network
+ *       jitter), so the best drain is (N/30)·1.03 s, 29.1/s = 97.1 % of 30/s; that ideal is shown beside
+ *       the measured time. Checks: rate ≥ 95 % of 30/s, every chat got exactly its own alert, none twice,
+ *       no 1 s window at the fake with more than 30 messages, no chat with two messages within 1 s.
  *   (3) the same burst with 429s injected at the fake: every 500th sendMessage answers 429 with
- *       retry_after 1, 2 or 3 s in turn, and the 1,250th, 3,750th, … (every 2,500th from 1,250) opens a
- *       2 s flood window in which every sendMessage answers 429 (retry_after 2), as a bot-wide limit would.
+ *       retry_after 1, 2 or 3 s in turn (that chat only), and the 1,250th, 3,750th, … (every 2,500th from
+ *       1,250) opens a 2 s flood window in which every sendMessage answers 429 (retry_after 2), as a
+ *       bot-wide limit would. No client can send through a flood window, so the ≥ 95 % check of (3) is on
+ *       the rate over the time Telegram allowed sending: the drain time less 2 s per flood window opened
+ *       (the retry_after Telegram gave when it opened). The plain rate over the whole drain is shown too.
  * The parts run one after another on one app. To say where the time goes, the bench wraps two methods
  * (RateLimiter.reserve and Dispatcher.wake) to note when they are called; what they do is unchanged.
  * Stops by itself: every wait is bounded and a watchdog ends the run (cleaning up) if it overruns.
@@ -34,7 +40,7 @@ import { loadConfig } from '../src/config.js';
 import { openDatabase } from '../src/db/client.js';
 import { withTimeout } from '../src/lib/abort.js';
 import { createLogger } from '../src/log.js';
-import { RateLimiter } from '../src/delivery/limits.js';
+import { DEFAULT_POLICIES, RateLimiter } from '../src/delivery/limits.js';
 import { Dispatcher } from '../src/delivery/dispatcher.js';
 import type { PriceTick } from '../src/market/types.js';
 import { startFakeBinance, type FakeBinance } from '../test/fakes/binance.js';
@@ -64,9 +70,12 @@ const ASYNC_COMMIT = process.argv.includes('--async-commit');
 /** --one-alert: part (1) only, on the database seeded for `chats` (the bursts' rows are there, idle) */
 const ONE_ALERT_ONLY = process.argv.includes('--one-alert');
 const WARMUP = 10;
-/** Telegram: 30 messages/s per bot; the app keeps 2 of them for command replies */
-const ALLOWANCE_ALL = 30;
-const ALLOWANCE_ALERTS = 28;
+/** Telegram: 30 messages/s per bot, command replies included */
+const ALLOWANCE = 30;
+/** the app's Telegram window: 30 per this many ms (a second plus room for network jitter; limits.ts) */
+const WINDOW_MS = Math.max(...DEFAULT_POLICIES.telegram.global.map((l) => (l.type === 'window' ? l.windowMs : 0)));
+/** how long the fake refuses every sendMessage once a flood window opens: its retry_after */
+const FLOOD_MS = 2_000;
 const adminUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
 
 /** One clock with sub-millisecond resolution for both the tick time and the fake Telegram's arrival times. */
@@ -301,12 +310,14 @@ interface Injected {
   single: number;
   flood: number;
   floods: number;
+  /** when each flood window opened (bench clock) */
+  floodStarts: number[];
 }
 
 async function burstPart(rig: Rig, inbox: Inbox, part: Part, label: string, inject: boolean): Promise<string[]> {
   const expected = rig.expected.get(part)!;
   const n = part.count;
-  const injected: Injected = { single: 0, flood: 0, floods: 0 };
+  const injected: Injected = { single: 0, flood: 0, floods: 0, floodStarts: [] };
   let stopInjecting = (): void => {};
   if (inject) {
     let k = 0;
@@ -315,12 +326,13 @@ async function burstPart(rig: Rig, inbox: Inbox, part: Part, label: string, inje
       if (call.method.toLowerCase() !== 'sendmessage') return;
       k++;
       if (call.at < floodUntil) {
-        rig.telegram.failNext('sendMessage', 429, { retryAfter: 2 });
+        rig.telegram.failNext('sendMessage', 429, { retryAfter: FLOOD_MS / 1000 });
         injected.flood++;
       } else if (k % 2500 === 1250) {
-        floodUntil = call.at + 2000 - 50; // every retry (2 s after its 429) falls after the window
+        floodUntil = call.at + FLOOD_MS - 50; // every retry (2 s after its 429) falls after the window
         injected.floods++;
-        rig.telegram.failNext('sendMessage', 429, { retryAfter: 2 });
+        injected.floodStarts.push(call.at);
+        rig.telegram.failNext('sendMessage', 429, { retryAfter: FLOOD_MS / 1000 });
         injected.flood++;
       } else if (k % 500 === 0) {
         rig.telegram.failNext('sendMessage', 429, { retryAfter: 1 + ((k / 500) % 3) });
@@ -329,7 +341,8 @@ async function burstPart(rig: Rig, inbox: Inbox, part: Part, label: string, inje
     });
   }
   const callsBefore = rig.telegram.calls.length;
-  const ideal = (Math.ceil(n / ALLOWANCE_ALERTS) - 1) * 1000;
+  // the best the app's limits allow: 30 per WINDOW_MS
+  const ideal = (n / ALLOWANCE) * WINDOW_MS;
   const deadlineMs = ideal * 1.5 + 120_000;
   const t0 = clock();
   rig.exchange.setPrice(part.symbol, String(Number(part.start) * 1.2));
@@ -386,6 +399,12 @@ async function burstPart(rig: Rig, inbox: Inbox, part: Part, label: string, inje
   const delivered = n - lost;
   const drainMs = delivered > 0 ? last - t0 : clock() - t0;
   const rate = delivered > 0 ? delivered / (drainMs / 1000) : 0;
+  // Telegram allowed no sending at all in a flood window; the part of each that fell within the drain
+  const floodMs = injected.floodStarts.reduce((sum, at) => sum + Math.max(0, Math.min(FLOOD_MS, t0 + drainMs - at)), 0);
+  const allowedMs = drainMs - floodMs;
+  const allowedRate = delivered > 0 && allowedMs > 0 ? delivered / (allowedMs / 1000) : 0;
+  const pct = (r: number): string => `${((r / ALLOWANCE) * 100).toFixed(1)} %`;
+  const best = `${((ALLOWANCE * 1000) / WINDOW_MS).toFixed(2)}/s = ${pct((ALLOWANCE * 1000) / WINDOW_MS)} of ${ALLOWANCE}/s`;
   const window = maxInWindow(times, 1000);
   const partGrants = grants.filter((g) => expected.has(g.chat));
   // the worst window at the fake: how far apart were the send tokens of the messages in it?
@@ -437,24 +456,30 @@ async function burstPart(rig: Rig, inbox: Inbox, part: Part, label: string, inje
       lost === 0 && duplicated === 0 && wrong === 0,
     ),
     row(
-      `${label} drain rate vs the alert allowance (${ALLOWANCE_ALERTS}/s)`,
+      `${label} drain rate vs Telegram's allowance (${ALLOWANCE}/s)${inject ? ', over the whole drain' : ''}`,
       delivered > 0
-        ? `${rate.toFixed(2)} msg/s = ${((rate / ALLOWANCE_ALERTS) * 100).toFixed(1)} % (${fmtInt(delivered)} messages, tick → last in ${fmtS(drainMs)}; first after ${fmtMs(first - t0)}; window-limit ideal ${fmtS(ideal)})`
+        ? `${rate.toFixed(2)} msg/s = ${pct(rate)} (${fmtInt(delivered)} messages, tick → last in ${fmtS(drainMs)}; first after ${fmtMs(first - t0)}; the app's limits allow at best ${best}: ${fmtS(ideal)})`
         : `0 msg/s: nothing delivered in ${fmtS(drainMs)} after the tick`,
-      `≥ 95 % of ${ALLOWANCE_ALERTS}/s`,
-      rate >= 0.95 * ALLOWANCE_ALERTS,
+      inject ? '— (includes the flood windows, when no client can send)' : `≥ 95 % of ${ALLOWANCE}/s`,
+      inject ? 'info' : rate >= 0.95 * ALLOWANCE,
     ),
-    row(
-      `${label} drain rate vs the overall allowance (${ALLOWANCE_ALL}/s)`,
-      `${((rate / ALLOWANCE_ALL) * 100).toFixed(1)} % (by design at most ${((ALLOWANCE_ALERTS / ALLOWANCE_ALL) * 100).toFixed(1)} %: 2/s are kept for command replies)`,
-      `— (shown for reference: ${ALLOWANCE_ALERTS}/${ALLOWANCE_ALL} is the ceiling)`,
-      'info',
-    ),
+    ...(inject
+      ? [
+          row(
+            `${label} drain rate vs ${ALLOWANCE}/s over the time Telegram allowed sending`,
+            delivered > 0
+              ? `${allowedRate.toFixed(2)} msg/s = ${pct(allowedRate)} (${fmtS(drainMs)} drain less ${fmtS(floodMs)} in ${injected.floodStarts.length} flood window(s) of ${fmtS(FLOOD_MS)} = ${fmtS(allowedMs)}; the app's limits allow at best ${best}: ${fmtS(ideal)})`
+              : `0 msg/s: nothing delivered in ${fmtS(drainMs)} after the tick`,
+            `≥ 95 % of ${ALLOWANCE}/s`,
+            allowedRate >= 0.95 * ALLOWANCE,
+          ),
+        ]
+      : []),
     row(
       `${label} limit violations`,
-      `max ${window.max} messages in any 1 s window at the fake (${window.max > ALLOWANCE_ALL ? `at +${fmtMs(window.at - t0)} after the tick` : 'never over 30'}); ${chatsTooFast} chat(s) with 2 messages within 1 s; sendMessage requests incl. refused: max ${attemptWindow.max} in 1 s`,
+      `max ${window.max} messages in any 1 s window at the fake (${window.max > ALLOWANCE ? `at +${fmtMs(window.at - t0)} after the tick` : 'never over 30'}); ${chatsTooFast} chat(s) with 2 messages within 1 s; sendMessage requests incl. refused: max ${attemptWindow.max} in 1 s`,
       '≤ 30 per 1 s window, 0 chats',
-      window.max <= ALLOWANCE_ALL && chatsTooFast === 0,
+      window.max <= ALLOWANCE && chatsTooFast === 0,
     ),
     row(
       `${label} the app's own limiter`,
@@ -465,10 +490,12 @@ async function burstPart(rig: Rig, inbox: Inbox, part: Part, label: string, inje
   ];
   if (inject) {
     const refused = attempts.length - (n - lost + duplicated);
+    const sorted = [...times].sort((a, b) => a - b);
+    const tailMs = sorted.length > 1 ? sorted[sorted.length - 1]! - sorted[sorted.length - 2]! : 0;
     rows.push(
       row(
         `${label} total time with 429s`,
-        `${fmtS(drainMs)} for ${fmtInt(n - lost)} messages; injected ${injected.single} single 429s (retry_after 1–3 s) + ${injected.floods} flood window(s) of 2 s refusing ${injected.flood} calls; ${fmtInt(attempts.length)} sendMessage requests (${fmtInt(refused)} refused)`,
+        `${fmtS(drainMs)} for ${fmtInt(n - lost)} messages; injected ${injected.single} single 429s (retry_after 1–3 s) + ${injected.floods} flood window(s) of 2 s refusing ${injected.flood} calls; ${fmtInt(attempts.length)} sendMessage requests (${fmtInt(refused)} refused); the last message came ${fmtMs(tailMs)} after the one before (a chat refused near the end waits out its retry_after alone)`,
         '—',
         'info',
       ),
@@ -504,7 +531,7 @@ async function main(): Promise<void> {
   let unhandled = 0;
   // ccxt can reject a promise nobody awaits when a socket drops (as main.ts): counted, never fatal
   process.on('unhandledRejection', () => void (unhandled += 1));
-  const budgetMs = 180_000 + 2 * ((CHATS / ALLOWANCE_ALERTS) * 1000 * 1.5 + 130_000);
+  const budgetMs = 180_000 + 2 * ((CHATS / ALLOWANCE) * WINDOW_MS * 1.5 + 130_000);
   const watchdog = setTimeout(() => {
     console.error(`benchmark did not finish within ${fmtS(budgetMs)}; cleaning up and stopping`);
     void cleanup().finally(() => process.exit(1));
@@ -610,8 +637,9 @@ async function main(): Promise<void> {
   }
   if (unhandled > 0) console.log(`\n${unhandled} unhandled promise rejection(s) during the run`);
   console.log('\n(1) the time runs from just before the fake exchange writes the ticker frame to the fake Telegram receiving sendMessage (one clock).');
-  console.log(`(2)(3) drain = tick → last alert at the fake; at most ${ALLOWANCE_ALERTS} alerts per 1 s window, so N alerts take at least (⌈N/${ALLOWANCE_ALERTS}⌉ − 1) s.`);
-  console.log('(3) the Bot API has no "global" flag on a 429: a flood window is every sendMessage refused for 2 s, whichever chat it is for.');
+  console.log(`(2)(3) drain = tick → last alert at the fake; the app grants at most ${ALLOWANCE} per ${WINDOW_MS} ms (a second plus 30 ms for network jitter), so N alerts take at least about (N/${ALLOWANCE})·${(WINDOW_MS / 1000).toFixed(2)} s.`);
+  console.log('(3) the Bot API has no "global" flag on a 429: a flood window is every sendMessage refused for 2 s, whichever chat it is for;');
+  console.log('    no client can send through one, so the ≥ 95 % check counts the drain time less the flood windows.');
 }
 
 let failed = false;

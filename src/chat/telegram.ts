@@ -391,8 +391,9 @@ export class TelegramFront implements ChatFront {
   }
 
   /**
-   * Telegram counts replies in its 30 messages/s like any other send; the reply lane keeps headroom that
-   * alert traffic may not use, so this wait is short even while an alert burst drains.
+   * Telegram counts replies in its 30 messages/s like any other send. A reply the platform refuses holds
+   * its next token against alerts (see limits.ts), so this wait is about one spacing interval even while
+   * an alert burst drains; a reply abandoned on shutdown leaves a hold that lapses on its own.
    */
   private async waitForReplySlot(chat: ChatRef): Promise<void> {
     const limiter = this.opts.limiter;

@@ -45,7 +45,7 @@ export interface DispatcherOptions {
   postWebhook?: (req: WebhookRequest) => Promise<WebhookOutcome>;
   /**
    * a platform wait up to this long is waited out holding the claimed rows (default 2 s): the Telegram
-   * spacing makes one every ~37 ms, and giving rows back for each would cost two writes and a claim per send
+   * spacing makes one every ~34 ms, and giving rows back for each would cost two writes and a claim per send
    */
   holdMs?: number;
 }
@@ -121,8 +121,9 @@ function isHighSurrogate(code: number): boolean {
  * happened (DeliveryOutcome), and the row records attempts and the next attempt time, so a restart
  * carries on where the last process stopped. Every send first takes a token from the limiter; a chat
  * that must wait has its rows put back with the time it may send again. A platform whose next token is
- * at most holdMs away (the Telegram spacing: ~37 ms) is waited for holding the claimed rows; one further
- * off (a 429 pause) is left out of the claims, so waiting never spins and never holds rows for long.
+ * at most holdMs away (the Telegram spacing: ~34 ms; a command reply holding the next token: one more
+ * plus REPLY_GRACE_MS at most, see limits.ts) is waited for holding the claimed rows; one further off (a
+ * 429 pause) is left out of the claims, so waiting never spins and never holds rows for long.
  */
 export class Dispatcher {
   readonly limiter: RateLimiter;

@@ -13,9 +13,11 @@
  *   }
  *   await api.sendMessage(chatId, text);
  *
- * The reply lane: alert traffic may only use part of each bucket (`replyHeadroom` tokens stay free for
- * replies), so a user who just typed /price gets an answer at once even while a burst of alerts is
- * draining. Replies and alerts draw from the same buckets, so together they never exceed a limit.
+ * The reply lane: a reply the platform limits refuse holds the platform's next token. Until it comes
+ * back for it (or REPLY_GRACE_MS after it was due, if it never does), alerts are refused, so a user who
+ * just typed /price gets an answer within about one spacing interval even while a burst of alerts is
+ * draining, and alerts lose only the tokens replies actually use, not a share kept free in advance.
+ * Replies and alerts draw from the same buckets, so together they never exceed a limit.
  */
 
 export type Platform = 'telegram' | 'discord' | 'console';
@@ -35,13 +37,23 @@ export interface WindowLimit {
   replyHeadroom: number;
 }
 
-/** A token bucket: `burst` at once, then one per `intervalMs` — for "about 1/s, short bursts allowed". */
+/**
+ * A token bucket: `burst` at once, then one per `intervalMs` (which need not be whole) — for "about 1/s,
+ * short bursts allowed", and to space sends out.
+ */
 export interface BucketLimit {
   type: 'bucket';
   burst: number;
   intervalMs: number;
   /** of `burst`, how many only replies may use */
   replyHeadroom: number;
+  /**
+   * How late a send may come after its turn without the bucket's pace slipping (default 0). A caller
+   * whose timer fires a few ms late then takes the next token that much early, so timer lateness does not
+   * add up to a lower rate. It loosens the bucket's bound by as much: n sends in a row span at least
+   * (n - burst)·intervalMs - lateMs.
+   */
+  lateMs?: number;
 }
 
 export type Limit = WindowLimit | BucketLimit;
@@ -62,14 +74,19 @@ const telegramGroup: readonly Limit[] = [perChatTelegram, { type: 'window', limi
 const discordChannel: readonly Limit[] = [{ type: 'window', limit: 5, windowMs: 5_000, replyHeadroom: 1 }];
 
 /**
- * Telegram's 30/s counts arrivals at Telegram, not our grants. The window alone grants a whole second's
- * worth at once at its edge, and network jitter then packs two edges' grants into one of Telegram's
- * seconds (the delivery benchmark saw 34 arrivals in a second). Spacing grants ~37 ms apart keeps any
- * 1030 ms — a second plus 30 ms of jitter — to at most burst + 1030/37 = 3 + 27 = 30 grants, replies
- * included; alerts alone get one interval of slack, so a dispatcher that wakes a few ms late still keeps
- * the full rate (1000/37 = 27.0/s, 96.5 % of the 28/s the window leaves for alerts).
+ * Telegram's 30/s counts arrivals at Telegram, not our grants, and network jitter moves arrivals apart
+ * and together. The window of 30 per 1030 ms is the hard bound: the arrivals of any second were granted
+ * within 1000 ms + the jitter, so with up to 30 ms of jitter no second at Telegram holds more than 30.
+ * Alone, the window would hand out a whole second's worth at once at its edge: a reply arriving just
+ * after would wait a second, and jitter beyond 30 ms could put two edges' worth into one of Telegram's
+ * seconds. The spacing hands the tokens out one by one at the window's own pace, 1030/30 = 34.33 ms apart
+ * (29.1/s, 97 % of 30/s), so the next token is never much more than an interval away and a waiting reply
+ * gets it within ~40 ms. It has no burst: the window would repeat a burst every 1030 ms as a cluster and
+ * then a gap as long as the cluster saved (burst 2 at 34 ms: a 78 ms gap, a reply in it waiting twice as
+ * long). lateMs lets a caller whose timer fired a few ms late take its next turn that much early, so
+ * the usual 1–2 ms of timer lateness costs no rate.
  */
-const telegramSpacing: Limit = { type: 'bucket', burst: 3, intervalMs: 37, replyHeadroom: 1 };
+const telegramSpacing: Limit = { type: 'bucket', burst: 1, intervalMs: 1_030 / 30, replyHeadroom: 0, lateMs: 5 };
 
 /**
  * Telegram: 30 messages/s overall, about 1/s per chat with short bursts, 20/min per group or channel
@@ -77,12 +94,14 @@ const telegramSpacing: Limit = { type: 'bucket', burst: 3, intervalMs: 37, reply
  */
 export const DEFAULT_POLICIES: Readonly<Record<Platform, PlatformPolicy>> = {
   telegram: {
-    global: [{ type: 'window', limit: 30, windowMs: 1_000, replyHeadroom: 2 }, telegramSpacing],
+    global: [{ type: 'window', limit: 30, windowMs: 1_030, replyHeadroom: 0 }, telegramSpacing],
     chat: { private: [perChatTelegram], group: telegramGroup, channel: telegramGroup },
     maxChars: 4096,
   },
   discord: {
-    global: [{ type: 'window', limit: 50, windowMs: 1_000, replyHeadroom: 3 }],
+    // no share kept for replies: the reply hold covers any, and Discord's interaction answers (our
+    // command replies there) are outside its global limit anyway
+    global: [{ type: 'window', limit: 50, windowMs: 1_000, replyHeadroom: 0 }],
     chat: { private: discordChannel, group: discordChannel, channel: discordChannel },
     maxChars: 2000,
   },
@@ -96,12 +115,20 @@ export interface RateLimiterOptions {
 }
 
 export interface ReserveOptions {
-  /** 'reply' may use the headroom alerts leave free; default 'alert' */
+  /**
+   * 'reply' may use the headroom a chat's limits keep free of alerts, and once refused by the platform's
+   * limits holds the platform's next token for itself; default 'alert'
+   */
   priority?: Priority;
 }
 
-/** A limit with its state: a window keeps its last `limit` grant times (ascending), a bucket its theoretical arrival time. */
-type Slot = { limit: WindowLimit; times: number[] } | { limit: BucketLimit; tat: number };
+/**
+ * A limit with its state: a window keeps its last `limit` grant times (ascending), a bucket its theoretical
+ * arrival time as `since + ahead`: the whole ms its busy spell began and how far the turns have got since.
+ * Split so a fractional interval (1030/30 ms) adds up exactly: at epoch-ms magnitudes a double keeps only
+ * ~0.0002 ms, and the error would drift.
+ */
+type Slot = { limit: WindowLimit; times: number[] } | { limit: BucketLimit; since: number; ahead: number };
 
 interface Entry {
   /** the kind whose limits `slots` follow; undefined for an entry made only by a pause */
@@ -110,6 +137,20 @@ interface Entry {
   pausedUntil: number;
 }
 
+/** A platform's limits with the replies waiting for its next token (see reserve). */
+interface PlatformEntry extends Entry {
+  /** when each reply refused by the platform was told to come back, ascending */
+  replyDue: number[];
+}
+
+/**
+ * How long past its due time a waiting reply still holds the platform's next token: a timer fires a
+ * little late on a busy machine. Below one Telegram spacing interval, so alerts asking again at the
+ * hold's end normally still wait for the spacing anyway and lose nothing; a reply that never comes back
+ * (its front stopped) costs alerts at most this much.
+ */
+export const REPLY_GRACE_MS = 25;
+
 /** this many different chats refused with a 429 within FLOOD_SPAN_MS: the platform is throttling the bot */
 export const FLOOD_CHATS = 3;
 export const FLOOD_SPAN_MS = 1_000;
@@ -117,7 +158,7 @@ export const FLOOD_SPAN_MS = 1_000;
 export class RateLimiter {
   private readonly policies: Readonly<Record<Platform, PlatformPolicy>>;
   private readonly sweepEveryMs: number;
-  private readonly platforms = new Map<Platform, Entry>();
+  private readonly platforms = new Map<Platform, PlatformEntry>();
   private readonly chats = new Map<string, Entry>();
   private lastSweep = Number.NEGATIVE_INFINITY;
   /** the latest 429 of each chat refused within FLOOD_SPAN_MS, per platform */
@@ -141,9 +182,21 @@ export class RateLimiter {
     const priority = opts.priority ?? 'alert';
     const global = this.platformEntry(platform);
     const chat = this.chatEntry(platform, chatKey, kind);
-    const waitMs = Math.max(entryWait(global, now, priority), chat ? entryWait(chat.entry, now, priority) : 0);
-    if (waitMs > 0) return waitMs;
+    const platformWaitMs = globalWait(global, now, priority);
+    const chatWaitMs = chat ? entryWait(chat.entry, now, priority) : 0;
+    if (platformWaitMs > 0 || chatWaitMs > 0) {
+      // The platform's next token is the reply's: alerts ask again every few ms and would otherwise take
+      // each token as it frees, leaving the user waiting behind the whole burst. Not when the reply's own
+      // chat is what keeps it: the platform's tokens until then are of no use to it.
+      if (priority === 'reply' && platformWaitMs >= chatWaitMs) insertSorted(global.replyDue, now + platformWaitMs);
+      return Math.max(platformWaitMs, chatWaitMs);
+    }
     take(global, now);
+    if (priority === 'reply') {
+      // Only a reply that was told to come back by now can be this one; a later due is another reply's.
+      const i = global.replyDue.findIndex((due) => due <= now);
+      if (i >= 0) global.replyDue.splice(i, 1);
+    }
     if (chat) {
       take(chat.entry, now);
       // stored only once it holds a grant: a flood of refused requests must not fill memory
@@ -161,9 +214,12 @@ export class RateLimiter {
     return chat ? entryWait(chat.entry, now, priority) : 0;
   }
 
-  /** How long before the platform as a whole has a token for `priority`; takes nothing. */
+  /**
+   * How long before the platform as a whole has a token for `priority` (for an alert, also while a reply
+   * holds the next one); takes nothing.
+   */
   platformWait(platform: Platform, now: number, priority: Priority = 'alert'): number {
-    return entryWait(this.platformEntry(platform), now, priority);
+    return globalWait(this.platformEntry(platform), now, priority);
   }
 
   /**
@@ -222,10 +278,10 @@ export class RateLimiter {
     if (now - this.lastSweep >= this.sweepEveryMs) this.sweep(now);
   }
 
-  private platformEntry(platform: Platform): Entry {
+  private platformEntry(platform: Platform): PlatformEntry {
     let entry = this.platforms.get(platform);
     if (!entry) {
-      entry = { kind: undefined, slots: this.policies[platform].global.map(newSlot), pausedUntil: 0 };
+      entry = { kind: undefined, slots: this.policies[platform].global.map(newSlot), pausedUntil: 0, replyDue: [] };
       this.platforms.set(platform, entry);
     }
     return entry;
@@ -251,13 +307,29 @@ function chatId(platform: Platform, chatKey: string): string {
 }
 
 function newSlot(limit: Limit): Slot {
-  return limit.type === 'window' ? { limit, times: [] } : { limit, tat: Number.NEGATIVE_INFINITY };
+  return limit.type === 'window' ? { limit, times: [] } : { limit, since: Number.NEGATIVE_INFINITY, ahead: 0 };
 }
 
 function entryWait(entry: Entry, now: number, priority: Priority): number {
   let waitMs = Math.max(0, entry.pausedUntil - now);
   for (const slot of entry.slots) waitMs = Math.max(waitMs, slotWait(slot, now, priority));
   return waitMs;
+}
+
+/** entryWait of a platform; an alert also waits while a refused reply may still come back for its token */
+function globalWait(entry: PlatformEntry, now: number, priority: Priority): number {
+  const due = entry.replyDue;
+  // a reply that has not come back within the grace is not coming (its wait was aborted)
+  while (due.length > 0 && due[0]! + REPLY_GRACE_MS <= now) due.shift();
+  const waitMs = entryWait(entry, now, priority);
+  if (priority === 'reply' || due.length === 0) return waitMs;
+  return Math.max(waitMs, due[due.length - 1]! + REPLY_GRACE_MS - now);
+}
+
+function insertSorted(list: number[], value: number): void {
+  let i = list.length;
+  while (i > 0 && list[i - 1]! > value) i--;
+  list.splice(i, 0, value);
 }
 
 function slotWait(slot: Slot, now: number, priority: Priority): number {
@@ -269,9 +341,10 @@ function slotWait(slot: Slot, now: number, priority: Priority): number {
     if (times.length < allowed) return 0;
     return Math.max(0, times[times.length - allowed]! + slot.limit.windowMs - now);
   }
-  // GCRA form of the token bucket: integer times only, so no rounding can let an extra send through.
-  const tolerance = Math.max(0, slot.limit.burst - 1 - headroom) * slot.limit.intervalMs;
-  return Math.max(0, slot.tat - tolerance - now);
+  // GCRA form of the token bucket. Rounded up to a whole ms, as the callers' clocks count: a wait that
+  // is a fraction short would only be refused again.
+  const tolerance = Math.max(0, slot.limit.burst - 1 - headroom) * slot.limit.intervalMs + (slot.limit.lateMs ?? 0);
+  return Math.max(0, Math.ceil(slot.since - now + slot.ahead - tolerance));
 }
 
 function take(entry: Entry, now: number): void {
@@ -282,7 +355,14 @@ function take(entry: Entry, now: number): void {
       slot.times.push(Math.max(now, slot.times[slot.times.length - 1] ?? now));
       if (slot.times.length > slot.limit.limit) slot.times.shift();
     } else {
-      slot.tat = Math.max(slot.tat, now) + slot.limit.intervalMs;
+      if (slot.since + slot.ahead <= now) {
+        slot.since = now;
+        slot.ahead = slot.limit.intervalMs;
+      } else {
+        // 1030/30 is not exact in binary either: kept to the nanosecond, a turn that falls on a whole ms
+        // stays on it instead of costing a ms more through a rounding error
+        slot.ahead = Math.round((slot.ahead + slot.limit.intervalMs) * 1e6) / 1e6;
+      }
     }
   }
 }
@@ -292,5 +372,5 @@ function isIdle(slot: Slot, now: number): boolean {
     const last = slot.times[slot.times.length - 1];
     return last === undefined || last + slot.limit.windowMs <= now;
   }
-  return slot.tat <= now;
+  return slot.since + slot.ahead <= now;
 }
