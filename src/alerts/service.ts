@@ -1,28 +1,23 @@
 import { Prisma, type PrismaClient, type AlertRule, type Watch } from '../generated/prisma/client.js';
-import { chatLanguages, deactivateChat as deactivateChatRow, migrateChat as migrateChatRow, reactivateChat as reactivateChatRow, upsertChat, type ChatRefInput, type MigratedChat } from '../db/chats.js';
+import { deactivateChat as deactivateChatRow, migrateChat as migrateChatRow, reactivateChat as reactivateChatRow, upsertChat, type ChatRefInput, type MigratedChat } from '../db/chats.js';
 import { channelOfRule, findLinkedChannel, linkChannel, listLinkedChannels, unlinkChannel, type LinkedChannelRow } from '../db/channels.js';
 import type { Db } from '../db/types.js';
 import { describeError, UserInputError } from '../errors.js';
-import { msg, resolveLanguage, type Lang } from '../i18n/index.js';
-import { sleep } from '../lib/abort.js';
-import { nextDelay } from '../lib/backoff.js';
+import { msg, type Lang } from '../i18n/index.js';
 import type { Logger } from '../log.js';
 import type { MarketHub } from '../market/hub.js';
 import type { PriceTick } from '../market/types.js';
 import type { ChatRef, Platform, WatchMove, WebhookView } from '../chat/commands/types.js';
-import { renderAlertMessage, renderWatchMessage } from '../chat/format.js';
 import { randomBytes } from 'node:crypto';
-import { releaseUnhanded, type ClaimedNotification, type OutboxRow } from '../delivery/outbox.js';
-import type { AlertPayload } from '../delivery/notification.js';
 import { AlertEngine } from './engine.js';
-import { canonicalDecimal, firingRuleDetails, readChatSettings, recordFirings, type ChatSettings, type FiringMessage, type RuleFiringWrite, type RuleOwner } from './record-firings.js';
+import { readChatSettings } from './record-firings.js';
 import { WordingCache } from './wording.js';
-import { describeCondition } from './grammar.js';
+import { FiringWriter, type Handoff, type PendingFiring, type WatchFiring } from './firing-writer.js';
 import {
   columnsToCondition, createRule, deleteAllChatRules, deleteChatRule, listChatRules, loadActiveRules, loadSnoozedRules, markRulesExpired,
   rowToEngineRule, saveRuleStates,
 } from './store.js';
-import type { EngineRule, Firing, RuleCondition, RuleRuntimeState, RuleSpec } from './types.js';
+import type { EngineRule, Firing, RuleRuntimeState, RuleSpec } from './types.js';
 import {
   addWatch, isWatchRuleId, listWatches, loadWatches, MAX_WATCHES_PER_CHAT, removeWatch, watchIdOf, watchRuleId,
   watchToEngineRule, type AddedWatch,
@@ -36,7 +31,7 @@ export interface AlertServiceOptions {
   /** called after firings were committed to the outbox, to wake the dispatcher */
   onEnqueued?: () => void;
   /** the dispatcher, when it may take a few new rows written already claimed (no claim round trip) */
-  handoff?: { accepts(count: number): boolean; take(rows: readonly ClaimedNotification[]): void };
+  handoff?: Handoff;
   engine?: AlertEngine;
   maxWatchesPerChat?: number;
   /** schedules the end of a snooze (default: an unref'd setTimeout); tests end one without waiting */
@@ -77,26 +72,6 @@ export interface WatchResult extends AddedWatch {
 }
 
 /**
- * A watch firing on its way to the writer: the row update and the message commit together. The text is
- * worded in the writer's transaction, which reads the chat's language then.
- */
-interface WatchFiring {
-  watchId: number;
-  chatId: number;
-  price: number;
-  at: number;
-  move: WatchMove;
-}
-
-/**
- * A rule firing on its way to the writer, with whose rule it is as memory knew when it fired (a one-shot
- * rule is forgotten then). Unknown → the writer reads the rule's row.
- */
-interface PendingFiring extends Firing {
-  owner: RuleOwner | undefined;
-}
-
-/**
  * Rules at run time: the engine in memory, the rows in the database, and the hub subscriptions that keep
  * each rule's pair streaming. Firings leave here only as outbox rows, written in one statement with the
  * rule state that produced them (record-firings.ts); nothing is sent from the tick path.
@@ -122,7 +97,7 @@ export class AlertService {
   private readonly setTimer: NonNullable<AlertServiceOptions['setTimer']>;
   /** rules' chats and notes, chats' settings: a firing's message is worded without a read (see wording.ts) */
   private readonly wording = new WordingCache();
-  private writes: Promise<void> = Promise.resolve();
+  private readonly writer: FiringWriter;
   private unsubscribe: (() => void) | undefined;
   private stopped = false;
 
@@ -132,6 +107,10 @@ export class AlertService {
     this.now = opts.now ?? Date.now;
     this.maxWatchesPerChat = opts.maxWatchesPerChat ?? MAX_WATCHES_PER_CHAT;
     this.setTimer = opts.setTimer ?? realTimer;
+    this.writer = new FiringWriter({
+      db: () => this.db(), log: this.log, now: this.now, wording: this.wording, isRunning: (id) => this.pairOfRule.has(id),
+      ...(opts.onEnqueued ? { onEnqueued: opts.onEnqueued } : {}), ...(opts.handoff ? { handoff: opts.handoff } : {}),
+    });
   }
 
   /** Loads every active rule into the engine and starts evaluating ticks. */
@@ -160,7 +139,7 @@ export class AlertService {
     this.unsubscribe?.();
     for (const timer of this.snoozed.values()) timer.cancel();
     this.snoozed.clear();
-    await this.writes;
+    await this.writer.idle();
     const dirty = this.engine.takeDirtyStates();
     // a watch's only lasting state is its reference, written with each message; re-arming is not worth a write
     for (const id of dirty.keys()) if (isWatchRuleId(id)) dirty.delete(id);
@@ -524,95 +503,9 @@ export class AlertService {
     const firings: PendingFiring[] = all.filter((f) => !isWatchRuleId(f.ruleId)).map((f) => ({ ...f, owner: this.wording.owner(f.ruleId) }));
     const watchFirings = all.filter((f) => isWatchRuleId(f.ruleId)).flatMap((f) => this.toWatchFiring(f));
     for (const f of firings) if (f.final) this.forget(f.ruleId);
-    // One writer, in tick order: a later firing of the same rule must not commit before an earlier one.
-    this.writes = this.writes.then(() => this.persist(firings, watchFirings));
+    this.writer.write(firings, watchFirings);
   }
 
-  /** Retries until the database takes it: the firing already happened in memory and must not be lost. */
-  private async persist(firings: PendingFiring[], watchFirings: WatchFiring[] = []): Promise<void> {
-    // One tick can fire thousands of rules. Each firing's state and its message still commit together,
-    // but in chunks: one giant transaction outlived its timeout at ~10 000 firings, rolled back, and
-    // retried forever with every later alert queued behind it.
-    for (let i = 0; i === 0 || i < firings.length; i += FIRINGS_PER_TRANSACTION) {
-      await this.persistChunk(firings.slice(i, i + FIRINGS_PER_TRANSACTION), i === 0 ? watchFirings : []);
-      this.opts.onEnqueued?.(); // the first messages can go out while later chunks are written
-    }
-  }
-
-  private async persistChunk(firings: PendingFiring[], watchFirings: WatchFiring[]): Promise<void> {
-    const prisma = this.db();
-    let rules = firings;
-    let watches = watchFirings;
-    let reread = false;
-    let failures = 0;
-    /** what an attempt that failed wrote already claimed, if it committed after all */
-    let unhanded: string[] = [];
-    for (;;) {
-      try {
-        if (unhanded.length) {
-          await releaseUnhanded(prisma, unhanded, new Date(this.now()));
-          unhanded = [];
-        }
-        // Worded before the write, from memory (or a read where memory has nothing): recordFirings writes a
-        // firing only if its rule is still active and still worded so, and hands back the ones that are not.
-        const [ruleWrites, watchMessages] = await Promise.all([this.ruleMessages(prisma, rules, reread), watchNotifications(prisma, watches)]);
-        const messages = [...ruleWrites.messages, ...watchMessages];
-        // Not after a failure: the failed attempt may have committed after all, and its claimed rows, which
-        // nobody holds, go back to pending above; claiming again would race that.
-        const claim = failures === 0 && (this.opts.handoff?.accepts(messages.length) ?? false);
-        if (claim) unhanded = messages.map((m) => m.dedupeKey);
-        const { claimed, stale } = await recordFirings(prisma, {
-          rules: ruleWrites.writes,
-          watches: watches.map((w) => ({ watchId: w.watchId, price: w.price, at: w.at })),
-          messages,
-          now: new Date(this.now()),
-          claim,
-        });
-        unhanded = [];
-        if (claimed.length) this.opts.handoff?.take(claimed);
-        if (stale.length === 0) return;
-        // Memory was behind the rows (a setting changed elsewhere, a rule moved with its chat): those
-        // firings are read afresh and written again. Stale once more after a read is a race with
-        // another change, or a bug that must not spin: that waits like a failure.
-        if (reread) throw new Error(`rules ${stale.join(', ')} changed again while their firing was written`);
-        const again = new Set(stale);
-        rules = rules.filter((f) => again.has(f.ruleId));
-        watches = [];
-        reread = true;
-      } catch (err) {
-        const delayMs = nextDelay(failures++, { baseMs: 200, capMs: 10_000 });
-        this.log.error({ err: describeError(err), firings: rules.length, delayMs }, 'could not record firings; retrying');
-        await sleep(delayMs);
-      }
-    }
-  }
-
-  /**
-   * The rule writes and messages of these firings, worded by what memory holds of each rule and its chat,
-   * or (for what it does not hold, or with `reread`) by the rows read now. A rule whose row is gone or
-   * deleted gets neither.
-   */
-  private async ruleMessages(db: Db, firings: readonly PendingFiring[], reread: boolean): Promise<{ writes: RuleFiringWrite[]; messages: OutboxRow[] }> {
-    const unknown = new Set(firings.filter((f) => reread || !f.owner || !this.wording.hasChat(f.owner.chatId)).map((f) => f.ruleId));
-    const read = new Map((await firingRuleDetails(db, [...unknown])).map((r) => [r.id, r]));
-    for (const r of read.values()) {
-      this.wording.setSettings(r.chatId, settingsOf(r));
-      // a one-shot rule that fired has left the engine: memory keeps nothing more of it
-      if (this.pairOfRule.has(r.id)) this.wording.setOwner(r.id, r);
-    }
-    const writes: RuleFiringWrite[] = [];
-    const messages: OutboxRow[] = [];
-    for (const f of firings) {
-      const row = read.get(f.ruleId);
-      const owner = row ?? (unknown.has(f.ruleId) ? undefined : f.owner);
-      const settings = owner && this.wording.settings(owner.chatId);
-      if (!owner || !settings) continue;
-      const wordedBy = { chatId: owner.chatId, note: owner.note, ...settings };
-      writes.push({ ruleId: f.ruleId, state: f.state, final: f.final, price: f.price, wordedBy });
-      messages.push(...alertMessages(f, canonicalCondition(f.condition), wordedBy));
-    }
-    return { writes, messages };
-  }
   /** Expired rules leave the engine and are marked in the database; run periodically. */
   async sweepExpired(): Promise<number> {
     const ids = this.engine.sweepExpired(this.now());
@@ -691,29 +584,6 @@ export class AlertService {
   }
 }
 
-/** The settings part of a rule's row as read with its chat. */
-function settingsOf(r: ChatSettings): ChatSettings {
-  return { timezone: r.timezone, chatKind: r.chatKind, language: r.language, userLanguage: r.userLanguage, webhookActive: r.webhookActive };
-}
-
-/** Thresholds as users typed them ("200"), whether the engine took them from a new row or from the column's text at start-up. */
-function canonicalCondition(c: RuleCondition): RuleCondition {
-  return c.kind === 'level' || c.kind === 'crosses' ? { ...c, price: canonicalDecimal(c.price) } : { ...c, percent: canonicalDecimal(c.percent) };
-}
-
-/** A rule firing's chat message, worded in the chat's language, and its webhook copy when the chat has one. */
-function alertMessages(f: Firing, condition: RuleCondition, by: RuleOwner & ChatSettings): OutboxRow[] {
-  const language = resolveLanguage(by.language, by.chatKind, by.userLanguage);
-  const payload: AlertPayload = {
-    kind: 'alert', ruleId: f.ruleId, exchange: f.exchange, pair: f.pair, condition: describeCondition(condition, f.pair),
-    price: f.price, at: f.at, source: f.source, final: f.final, language, ...(by.note ? { note: by.note } : {}),
-  };
-  const text = renderAlertMessage(language, payload, condition, by.timezone);
-  const message: OutboxRow = { chatId: by.chatId, ruleId: f.ruleId, dedupeKey: `rule:${f.ruleId}:fire:${f.state.fireCount}`, text, payload };
-  // the webhook copy is a row of its own, so a failing receiver never holds back the chat message
-  return by.webhookActive ? [message, { ...message, dedupeKey: `${message.dedupeKey}:webhook`, target: 'webhook' as const }] : [message];
-}
-
 /**
  * The chat row's fields from a command's ChatRef. A private chat's client language is remembered so the
  * alerts it later receives are worded as its replies are; a group's sender says nothing about the group.
@@ -724,17 +594,6 @@ function chatInput(chat: ChatRef): ChatRefInput {
     ...(chat.kind === 'private' && chat.userLanguage ? { userLanguage: chat.userLanguage.slice(0, 16) } : {}),
   };
 }
-
-/** Watch messages, worded in each chat's language; a watch removed meanwhile gets none (recordFirings). */
-async function watchNotifications(db: Db, watchFirings: readonly WatchFiring[]): Promise<FiringMessage[]> {
-  const languages = await chatLanguages(db, watchFirings.map((w) => w.chatId));
-  return watchFirings.map((w) => ({
-    chatId: w.chatId, watchId: w.watchId, dedupeKey: `watch:${w.watchId}:${w.at}`, text: renderWatchMessage(languages.get(w.chatId) ?? 'en', w.move), payload: { kind: 'notice' },
-  }));
-}
-
-/** small enough to commit in well under a second on a small machine, large enough to keep up with a burst */
-const FIRINGS_PER_TRANSACTION = 250;
 
 function holds(op: '>' | '>=' | '<' | '<=', price: number, level: number): boolean {
   return op === '>' ? price > level : op === '>=' ? price >= level : op === '<' ? price < level : price <= level;

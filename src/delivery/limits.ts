@@ -1,3 +1,7 @@
+import { newSlot, slotIdle, slotWait, takeSlot, type Limit, type Priority, type Slot } from './limit-slots.js';
+
+export type { BucketLimit, Limit, Priority, WindowLimit } from './limit-slots.js';
+
 /**
  * Send-rate limits of the chat platforms: one bucket per platform and one per (platform, chat), checked
  * together and taken together, so a chat that must wait never spends a platform token. Pure: the caller
@@ -22,41 +26,6 @@
 
 export type Platform = 'telegram' | 'discord' | 'console';
 export type ChatKind = 'private' | 'group' | 'channel';
-export type Priority = 'alert' | 'reply';
-
-/**
- * At most `limit` sends in any window of `windowMs` — for limits a platform states as a hard count per
- * window (Telegram's 30/s overall, 20/min per group), where a token bucket refilling at the same rate
- * would let twice the count through a window that straddles a full bucket.
- */
-export interface WindowLimit {
-  type: 'window';
-  limit: number;
-  windowMs: number;
-  /** of `limit`, how many only replies may use */
-  replyHeadroom: number;
-}
-
-/**
- * A token bucket: `burst` at once, then one per `intervalMs` (which need not be whole) — for "about 1/s,
- * short bursts allowed", and to space sends out.
- */
-export interface BucketLimit {
-  type: 'bucket';
-  burst: number;
-  intervalMs: number;
-  /** of `burst`, how many only replies may use */
-  replyHeadroom: number;
-  /**
-   * How late a send may come after its turn without the bucket's pace slipping (default 0). A caller
-   * whose timer fires a few ms late then takes the next token that much early, so timer lateness does not
-   * add up to a lower rate. It loosens the bucket's bound by as much: n sends in a row span at least
-   * (n - burst)·intervalMs - lateMs.
-   */
-  lateMs?: number;
-}
-
-export type Limit = WindowLimit | BucketLimit;
 
 export interface PlatformPolicy {
   /** shared by every chat of the platform; empty → unlimited */
@@ -121,14 +90,6 @@ export interface ReserveOptions {
    */
   priority?: Priority;
 }
-
-/**
- * A limit with its state: a window keeps its last `limit` grant times (ascending), a bucket its theoretical
- * arrival time as `since + ahead`: the whole ms its busy spell began and how far the turns have got since.
- * Split so a fractional interval (1030/30 ms) adds up exactly: at epoch-ms magnitudes a double keeps only
- * ~0.0002 ms, and the error would drift.
- */
-type Slot = { limit: WindowLimit; times: number[] } | { limit: BucketLimit; since: number; ahead: number };
 
 interface Entry {
   /** the kind whose limits `slots` follow; undefined for an entry made only by a pause */
@@ -262,7 +223,7 @@ export class RateLimiter {
     this.lastSweep = now;
     let dropped = 0;
     for (const [key, entry] of this.chats) {
-      if (entry.pausedUntil > now || !entry.slots.every((slot) => isIdle(slot, now))) continue;
+      if (entry.pausedUntil > now || !entry.slots.every((slot) => slotIdle(slot, now))) continue;
       this.chats.delete(key);
       dropped++;
     }
@@ -306,10 +267,6 @@ function chatId(platform: Platform, chatKey: string): string {
   return `${platform}\u0000${chatKey}`;
 }
 
-function newSlot(limit: Limit): Slot {
-  return limit.type === 'window' ? { limit, times: [] } : { limit, since: Number.NEGATIVE_INFINITY, ahead: 0 };
-}
-
 function entryWait(entry: Entry, now: number, priority: Priority): number {
   let waitMs = Math.max(0, entry.pausedUntil - now);
   for (const slot of entry.slots) waitMs = Math.max(waitMs, slotWait(slot, now, priority));
@@ -332,45 +289,6 @@ function insertSorted(list: number[], value: number): void {
   list.splice(i, 0, value);
 }
 
-function slotWait(slot: Slot, now: number, priority: Priority): number {
-  const headroom = priority === 'reply' ? 0 : slot.limit.replyHeadroom;
-  if ('times' in slot) {
-    // The grant `allowed` places back must have left the window for a new one to fit in it.
-    const allowed = Math.max(1, slot.limit.limit - headroom);
-    const times = slot.times;
-    if (times.length < allowed) return 0;
-    return Math.max(0, times[times.length - allowed]! + slot.limit.windowMs - now);
-  }
-  // GCRA form of the token bucket. Rounded up to a whole ms, as the callers' clocks count: a wait that
-  // is a fraction short would only be refused again.
-  const tolerance = Math.max(0, slot.limit.burst - 1 - headroom) * slot.limit.intervalMs + (slot.limit.lateMs ?? 0);
-  return Math.max(0, Math.ceil(slot.since - now + slot.ahead - tolerance));
-}
-
 function take(entry: Entry, now: number): void {
-  for (const slot of entry.slots) {
-    if ('times' in slot) {
-      // A clock that stepped back must not break the ascending order the waits rely on; recording the
-      // grant later than it happened only makes the next waits longer, never shorter.
-      slot.times.push(Math.max(now, slot.times[slot.times.length - 1] ?? now));
-      if (slot.times.length > slot.limit.limit) slot.times.shift();
-    } else {
-      if (slot.since + slot.ahead <= now) {
-        slot.since = now;
-        slot.ahead = slot.limit.intervalMs;
-      } else {
-        // 1030/30 is not exact in binary either: kept to the nanosecond, a turn that falls on a whole ms
-        // stays on it instead of costing a ms more through a rounding error
-        slot.ahead = Math.round((slot.ahead + slot.limit.intervalMs) * 1e6) / 1e6;
-      }
-    }
-  }
-}
-
-function isIdle(slot: Slot, now: number): boolean {
-  if ('times' in slot) {
-    const last = slot.times[slot.times.length - 1];
-    return last === undefined || last + slot.limit.windowMs <= now;
-  }
-  return slot.since + slot.ahead <= now;
+  for (const slot of entry.slots) takeSlot(slot, now);
 }
