@@ -39,8 +39,10 @@ const CONNECT_TIMEOUT_MS = 10_000;
 /**
  * Raw SQL that starts with this comment is prepared once per connection and then only executed: the
  * firing write is a dozen sub-statements whose parsing and planning took ~0.8 ms of its ~2 ms, on every
- * alert. Only statements whose text is fixed (inputs as JSON parameters) should carry it; the names
- * are capped anyway, so a statement built from varying text cannot fill the server's memory.
+ * alert. Only statements whose text is fixed and whose inputs travel as JSON should carry it: after five
+ * runs the server may keep one generic plan for every input, which costs nothing when the planner could
+ * not see into the inputs anyway, but the claim (whose plan depends on how many rows are due) became
+ * minutes slow that way at 10 000 due rows. The names are capped, so varying text cannot fill the server.
  */
 export const PREPARED = '/* prepared */';
 const MAX_PREPARED = 32;

@@ -42,7 +42,7 @@ export type Limit = WindowLimit | BucketLimit;
 /**
  * A limit with its state: a window keeps its last `limit` grant times (ascending), a bucket its theoretical
  * arrival time as `since + ahead`: the whole ms its busy spell began and how far the turns have got since.
- * Split so a fractional interval (1030/30 ms) adds up exactly: at epoch-ms magnitudes a double keeps only
+ * Split so a fractional interval (such as 1030/30 ms) adds up exactly: at epoch-ms magnitudes a double keeps only
  * ~0.0002 ms, and the error would drift.
  */
 export type Slot = { limit: WindowLimit; times: number[] } | { limit: BucketLimit; since: number; ahead: number };
@@ -78,7 +78,7 @@ export function takeSlot(slot: Slot, now: number): void {
     slot.since = now;
     slot.ahead = slot.limit.intervalMs;
   } else {
-    // 1030/30 is not exact in binary either: kept to the nanosecond, a turn that falls on a whole ms
+    // a fractional interval is not exact in binary either: kept to the nanosecond, a turn that falls on a whole ms
     // stays on it instead of costing a ms more through a rounding error
     slot.ahead = Math.round((slot.ahead + slot.limit.intervalMs) * 1e6) / 1e6;
   }

@@ -69,7 +69,7 @@ export async function claimDue(db: Db, limit: number, now: Date, opts: ClaimOpti
   // The status and due checks are repeated where the rows are locked: a row another dispatcher claimed
   // meanwhile is re-read there and dropped, while the window function (not allowed with FOR UPDATE)
   // runs a level below.
-  const rows = await db.$queryRaw<Array<{ id: bigint; target: NotificationTarget; chat_id: number; platform: Platform; kind: ChatKind; external_id: string; text: string; attempts: number; payload: unknown }>>`/* prepared */
+  const rows = await db.$queryRaw<Array<{ id: bigint; target: NotificationTarget; chat_id: number; platform: Platform; kind: ChatKind; external_id: string; text: string; attempts: number; payload: unknown }>>`
     UPDATE notifications n
        SET status = 'sending', attempts = n.attempts + 1
       FROM chats c
