@@ -147,7 +147,7 @@ export function createApp(config: Config, deps: AppDeps): App {
 
   /** Rules into the engine, then the outbox drain; fronts may already be taking commands. */
   async function startAlerts(opened: Database): Promise<void> {
-    await alertService.start(opened.prisma);
+    await alertService.start(opened.prisma, opened.sql);
     services.alerts = alertService;
     dispatcher = new Dispatcher({
       prisma: opened.prisma,

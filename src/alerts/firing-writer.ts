@@ -1,5 +1,6 @@
 import type { PrismaClient } from '../generated/prisma/client.js';
 import { chatLanguages } from '../db/chats.js';
+import type { SqlExecutor } from '../db/client.js';
 import type { Db } from '../db/types.js';
 import { describeError } from '../errors.js';
 import { resolveLanguage } from '../i18n/index.js';
@@ -47,6 +48,8 @@ export interface PendingFiring extends Firing {
 
 export interface FiringWriterOptions {
   db: () => PrismaClient;
+  /** the driver without the ORM, when there is one (see Database.sql) */
+  sql?: () => SqlExecutor | undefined;
   log: Logger;
   now: () => number;
   wording: WordingCache;
@@ -110,7 +113,7 @@ export class FiringWriter {
         // nobody holds, go back to pending above; claiming again would race that.
         const claim = failures === 0 && (this.opts.handoff?.accepts(messages.length) ?? false);
         if (claim) unhanded = messages.map((m) => m.dedupeKey);
-        const { claimed, stale } = await recordFirings(prisma, {
+        const { claimed, stale } = await recordFirings(this.opts.sql?.() ?? prisma, {
           rules: ruleWrites.writes,
           watches: watches.map((w) => ({ watchId: w.watchId, price: w.price, at: w.at })),
           messages,

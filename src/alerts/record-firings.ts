@@ -1,4 +1,5 @@
 import { Prisma } from '../generated/prisma/client.js';
+import type { SqlExecutor } from '../db/client.js';
 import type { Db } from '../db/types.js';
 import { OUTBOX_CHANNEL, type ClaimedNotification, type NotificationTarget, type OutboxRow } from '../delivery/outbox.js';
 import type { ChatKind, Platform } from '../delivery/limits.js';
@@ -124,12 +125,15 @@ const iso = (ms: number | undefined): string | null => (ms === undefined ? null 
  * outbox rows, all or nothing, as a transaction would, but in a single round trip instead of the five or
  * more of an interactive transaction (the firing's share of a tick → Telegram was ~5 ms of ~8).
  *
- * A message is inserted only if its rule's row was still active and updated (a rule deleted or paused
- * while its firing waited gets no message), or its watch still exists; the dedupe key keeps a retried
- * batch from enqueueing a firing twice. A NOTIFY goes out with the commit when any row was inserted.
- * Inputs travel as JSON, one parameter per kind, so the statement is the same for 1 or 250 firings.
+ * A message is inserted only if its rule's row was still active, still worded as `wordedBy` says, and
+ * updated (a rule deleted or paused while its firing waited gets no message; one whose chat changed its
+ * settings comes back in `stale`), or its watch still exists; the dedupe key keeps a retried batch from
+ * enqueueing a firing twice. A NOTIFY goes out with the commit when a row was left pending for a claim
+ * (rows written claimed are this process's already: waking every dispatcher for them only cost a claim).
+ * Inputs travel as JSON, one parameter per kind, so the statement is the same for 1 or 250 firings, and is
+ * prepared once per connection. `db` may be the driver itself (Database.sql), skipping the ORM.
  */
-export async function recordFirings(db: Db, batch: FiringBatch): Promise<RecordedFirings> {
+export async function recordFirings(db: Db | SqlExecutor, batch: FiringBatch): Promise<RecordedFirings> {
   const rules = JSON.stringify(
     batch.rules.map((r) => ({
       id: r.ruleId,
@@ -168,9 +172,7 @@ export async function recordFirings(db: Db, batch: FiringBatch): Promise<Recorde
   // holds, and on a big table without fresh statistics it scanned every rule (~4 ms at 20 000) instead of
   // probing the primary key. Every sub-statement sees the same snapshot, so "nothing else waiting or in flight" is judged on the
   // rows before this batch; two messages of one batch for one chat are both claimed and leave together.
-  const rows = await db.$queryRaw<
-    Array<{ stale: number[]; notified: bigint; id: bigint | null; target: NotificationTarget; chat_id: number; platform: Platform; kind: ChatKind; external_id: string; text: string; attempts: number; payload: unknown; status: string }>
-  >`/* prepared */
+  const query = Prisma.sql`/* prepared */
     WITH fired AS (
       UPDATE alert_rules r
          SET armed = x.armed, went_back = x.went_back, side = x.side::"Side", reference_price = x.reference_price::numeric,
@@ -214,7 +216,7 @@ export async function recordFirings(db: Db, batch: FiringBatch): Promise<Recorde
        ORDER BY m.ord
       ON CONFLICT (dedupe_key) DO NOTHING
       RETURNING id, chat_id, target, text, attempts, payload, status),
-    notified AS (SELECT pg_notify(${OUTBOX_CHANNEL}, '') FROM (SELECT 1 FROM ins LIMIT 1) one)
+    notified AS (SELECT pg_notify(${OUTBOX_CHANNEL}, '') FROM (SELECT 1 FROM ins WHERE status = 'pending' LIMIT 1) one)
     SELECT s.stale, (SELECT count(*) FROM notified) AS notified, i.*
       FROM (SELECT COALESCE(array_agg(id), '{}') AS stale FROM stale) s
       LEFT JOIN (
@@ -223,10 +225,12 @@ export async function recordFirings(db: Db, batch: FiringBatch): Promise<Recorde
           FROM ins i JOIN chats c ON c.id = i.chat_id
          WHERE c.id = ANY (ARRAY(SELECT (e->>'chat_id')::int FROM jsonb_array_elements(${messages}::jsonb) e))) i ON true
      ORDER BY i.id`;
+  type Row = { stale: number[]; notified: bigint | string; id: bigint | string | null; target: NotificationTarget; chat_id: number; platform: Platform; kind: ChatKind; external_id: string; text: string; attempts: number; payload: unknown; status: string };
+  const rows = typeof db === 'function' ? await db<Row>(query.text, query.values) : await db.$queryRaw<Row[]>(query);
   // one row even when nothing was inserted (it carries `stale`), with the inserted columns null
-  const inserted = rows.filter((r): r is (typeof rows)[number] & { id: bigint } => r.id !== null);
+  const inserted = rows.filter((r) => r.id !== null);
   const claimed = inserted
     .filter((r) => r.status === 'sending')
-    .map((r) => ({ id: r.id, target: r.target, chatId: r.chat_id, platform: r.platform, kind: r.kind, externalId: r.external_id, text: r.text, attempts: r.attempts, payload: r.payload }));
+    .map((r) => ({ id: BigInt(r.id!), target: r.target, chatId: r.chat_id, platform: r.platform, kind: r.kind, externalId: r.external_id, text: r.text, attempts: r.attempts, payload: r.payload }));
   return { enqueued: inserted.length, claimed, stale: rows[0]?.stale ?? [] };
 }

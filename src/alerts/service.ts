@@ -1,6 +1,7 @@
 import { Prisma, type PrismaClient, type AlertRule, type Watch } from '../generated/prisma/client.js';
 import { deactivateChat as deactivateChatRow, migrateChat as migrateChatRow, reactivateChat as reactivateChatRow, upsertChat, type ChatRefInput, type MigratedChat } from '../db/chats.js';
 import { channelOfRule, findLinkedChannel, linkChannel, listLinkedChannels, unlinkChannel, type LinkedChannelRow } from '../db/channels.js';
+import type { SqlExecutor } from '../db/client.js';
 import type { Db } from '../db/types.js';
 import { describeError, UserInputError } from '../errors.js';
 import { msg, type Lang } from '../i18n/index.js';
@@ -98,6 +99,7 @@ export class AlertService {
   /** rules' chats and notes, chats' settings: a firing's message is worded without a read (see wording.ts) */
   private readonly wording = new WordingCache();
   private readonly writer: FiringWriter;
+  private sql: SqlExecutor | undefined;
   private unsubscribe: (() => void) | undefined;
   private stopped = false;
 
@@ -108,14 +110,16 @@ export class AlertService {
     this.maxWatchesPerChat = opts.maxWatchesPerChat ?? MAX_WATCHES_PER_CHAT;
     this.setTimer = opts.setTimer ?? realTimer;
     this.writer = new FiringWriter({
-      db: () => this.db(), log: this.log, now: this.now, wording: this.wording, isRunning: (id) => this.pairOfRule.has(id),
+      db: () => this.db(), sql: () => this.sql, log: this.log, now: this.now, wording: this.wording, isRunning: (id) => this.pairOfRule.has(id),
       ...(opts.onEnqueued ? { onEnqueued: opts.onEnqueued } : {}), ...(opts.handoff ? { handoff: opts.handoff } : {}),
     });
   }
 
   /** Loads every active rule into the engine and starts evaluating ticks. */
-  async start(prisma: PrismaClient): Promise<void> {
+  /** `sql`: the driver without the ORM, when the database offers it, for the firing write (see Database.sql) */
+  async start(prisma: PrismaClient, sql?: SqlExecutor): Promise<void> {
     this.prisma = prisma;
+    this.sql = sql;
     const started = this.now();
     const chats = new Set<number>();
     const rules = await loadActiveRules(prisma, new Date(this.now()), {

@@ -121,9 +121,10 @@ describe.each(engines)('alerts end to end on $name', ({ open }) => {
       get(target, prop) {
         const value: unknown = Reflect.get(target, prop, target);
         if (prop !== '$queryRaw') return typeof value === 'function' ? value.bind(target) : value;
-        return async (strings: TemplateStringsArray, ...values: unknown[]) => {
-          const result: unknown = await target.$queryRaw(strings, ...values);
-          if (lose > 0 && strings.join('').includes('WITH fired AS')) {
+        // called as a tag or with a built query (Prisma.sql)
+        return async (query: TemplateStringsArray | { sql: string }, ...values: unknown[]) => {
+          const result: unknown = await target.$queryRaw(query as TemplateStringsArray, ...values);
+          if (lose > 0 && ('sql' in query ? query.sql : query.join('')).includes('WITH fired AS')) {
             lose--;
             throw new Error('Connection terminated unexpectedly');
           }

@@ -10,6 +10,7 @@ import { until } from '../helpers/wait.js';
 const log = createLogger('silent');
 const T0 = new Date(Date.UTC(2026, 10, 25, 12, 0, 0));
 
+// on a server through the driver itself, as the app writes firings there (Database.sql); embedded through the ORM
 describe.each(engines)('recording firings in one statement on $name', ({ open }) => {
   let db: Database;
   let chatId: number;
@@ -49,7 +50,7 @@ describe.each(engines)('recording firings in one statement on $name', ({ open })
   });
 
   it('writes the rule state and its message together, and a retried batch enqueues nothing twice', async () => {
-    expect(await recordFirings(db.prisma, batch())).toEqual({ enqueued: 1, claimed: [], stale: [] });
+    expect(await recordFirings(db.sql ?? db.prisma, batch())).toEqual({ enqueued: 1, claimed: [], stale: [] });
     const row = await db.prisma.alertRule.findUniqueOrThrow({ where: { id: ruleId } });
     expect(row).toMatchObject({ state: 'fired', armed: false, fireCount: 1, side: 'above', lastFiredAt: T0 });
     expect(row.referencePrice?.toString()).toBe('1.23e-7');
@@ -57,13 +58,13 @@ describe.each(engines)('recording firings in one statement on $name', ({ open })
     const [n] = await db.prisma.notification.findMany();
     expect(n).toMatchObject({ chatId, ruleId, dedupeKey: `rule:${ruleId}:fire:1`, status: 'pending', attempts: 0, target: 'chat', nextAttemptAt: T0, createdAt: T0 });
     // the same firing again (a retry after a lost answer): the rule is no longer active, nothing new
-    expect(await recordFirings(db.prisma, batch())).toEqual({ enqueued: 0, claimed: [], stale: [] });
+    expect(await recordFirings(db.sql ?? db.prisma, batch())).toEqual({ enqueued: 0, claimed: [], stale: [] });
     expect(await db.prisma.notification.count()).toBe(1);
   });
 
   it('gives a rule deleted while its firing waited no message', async () => {
     await db.prisma.alertRule.update({ where: { id: ruleId }, data: { state: 'deleted' } });
-    expect((await recordFirings(db.prisma, batch())).enqueued).toBe(0);
+    expect((await recordFirings(db.sql ?? db.prisma, batch())).enqueued).toBe(0);
     expect(await db.prisma.notification.count()).toBe(0);
     expect((await db.prisma.alertRule.findUniqueOrThrow({ where: { id: ruleId } })).fireCount).toBe(0);
   });
@@ -73,7 +74,7 @@ describe.each(engines)('recording firings in one statement on $name', ({ open })
     const good = batch().rules[0]!;
     const bad = { ...good, ruleId: other, state: { ...good.state, side: 'sideways' as 'above' }, wordedBy: worded({ note: null }) };
     await expect(
-      recordFirings(db.prisma, { ...batch(), rules: [good, bad], messages: [...batch().messages, ...batch({}, other).messages] }),
+      recordFirings(db.sql ?? db.prisma, { ...batch(), rules: [good, bad], messages: [...batch().messages, ...batch({}, other).messages] }),
     ).rejects.toThrow();
     expect(await db.prisma.notification.count()).toBe(0);
     expect((await db.prisma.alertRule.findMany({ where: { state: 'active' } })).map((r) => r.id).sort()).toEqual([ruleId, other].sort());
@@ -88,7 +89,7 @@ describe.each(engines)('recording firings in one statement on $name', ({ open })
       rules: [...batch().rules, { ...batch().rules[0]!, ruleId: busyRule, wordedBy: worded({ chatId: busy, note: null, timezone: null }) }],
       messages: [...batch().messages, { chatId: busy, ruleId: busyRule, dedupeKey: `rule:${busyRule}:fire:1`, text: 'newer', payload: { kind: 'notice' } }],
     };
-    const { enqueued, claimed } = await recordFirings(db.prisma, both);
+    const { enqueued, claimed } = await recordFirings(db.sql ?? db.prisma, both);
     expect(enqueued).toBe(2);
     expect(claimed).toEqual([
       expect.objectContaining({ chatId, platform: 'telegram', kind: 'private', externalId: '42', text: `alert #${ruleId}`, attempts: 1, target: 'chat' }),
@@ -111,20 +112,20 @@ describe.each(engines)('recording firings in one statement on $name', ({ open })
     ];
     for (const [what, before, change] of changes) {
       await change();
-      expect(await recordFirings(db.prisma, batch({}, ruleId, `rule:${ruleId}:fire:1`, worded(before))), what).toEqual({ enqueued: 0, claimed: [], stale: [ruleId] });
+      expect(await recordFirings(db.sql ?? db.prisma, batch({}, ruleId, `rule:${ruleId}:fire:1`, worded(before))), what).toEqual({ enqueued: 0, claimed: [], stale: [ruleId] });
     }
     expect(await db.prisma.notification.count()).toBe(0);
     expect(await db.prisma.alertRule.findUniqueOrThrow({ where: { id: ruleId } })).toMatchObject({ state: 'active', fireCount: 0 });
     // worded by what the rows say now, it is written
     const now = { ...(await readChatSettings(db.prisma, [elsewhere])).get(elsewhere)!, chatId: elsewhere, note: 'take profit' };
     expect(now).toEqual({ chatId: elsewhere, note: 'take profit', timezone: null, chatKind: 'private', language: null, userLanguage: null, webhookActive: false });
-    expect(await recordFirings(db.prisma, batch({}, ruleId, `rule:${ruleId}:fire:1`, now))).toMatchObject({ enqueued: 1, stale: [] });
+    expect(await recordFirings(db.sql ?? db.prisma, batch({}, ruleId, `rule:${ruleId}:fire:1`, now))).toMatchObject({ enqueued: 1, stale: [] });
   });
 
   it('moves a watch with its message, and drops the message of a watch removed meanwhile', async () => {
     const watch = await db.prisma.watch.create({ data: { chatId, exchange: 'binance', pair: 'ETH/USDT', referencePrice: 3000 } });
     const msg = (id: number, key: string) => ({ chatId, watchId: id, dedupeKey: key, text: key, payload: { kind: 'notice' as const } });
-    const res = await recordFirings(db.prisma, { rules: [], watches: [{ watchId: watch.id, price: 3100.25, at: T0.getTime() }, { watchId: watch.id + 1000, price: 1, at: T0.getTime() }], messages: [msg(watch.id, 'w1'), msg(watch.id + 1000, 'gone')], now: T0, claim: false });
+    const res = await recordFirings(db.sql ?? db.prisma, { rules: [], watches: [{ watchId: watch.id, price: 3100.25, at: T0.getTime() }, { watchId: watch.id + 1000, price: 1, at: T0.getTime() }], messages: [msg(watch.id, 'w1'), msg(watch.id + 1000, 'gone')], now: T0, claim: false });
     expect(res.enqueued).toBe(1);
     const moved = await db.prisma.watch.findUniqueOrThrow({ where: { id: watch.id } });
     expect(moved.referencePrice?.toString()).toBe('3100.25');
@@ -150,7 +151,7 @@ describe.each(engines)('recording firings in one statement on $name', ({ open })
     await dispatcher.start();
     try {
       expect(dispatcher.accepts(1)).toBe(true);
-      const { claimed } = await recordFirings(db.prisma, batch({ claim: true, now: new Date() }));
+      const { claimed } = await recordFirings(db.sql ?? db.prisma, batch({ claim: true, now: new Date() }));
       dispatcher.take(claimed);
       await front.waitForSent(1);
       expect(front.sent.map((s) => [s.chatId, s.text])).toEqual([['42', `alert #${ruleId}`]]);
@@ -161,7 +162,7 @@ describe.each(engines)('recording firings in one statement on $name', ({ open })
     // once stopped, the dispatcher takes nothing, and rows handed to it anyway go back to pending
     expect(dispatcher.accepts(1)).toBe(false);
     const second = await rule();
-    const { claimed } = await recordFirings(db.prisma, batch({ claim: true }, second));
+    const { claimed } = await recordFirings(db.sql ?? db.prisma, batch({ claim: true }, second));
     dispatcher.take(claimed);
     await until('the handed row put back', async () => (await db.prisma.notification.findFirst({ where: { ruleId: second } }))?.status === 'pending', 5_000);
     expect((await db.prisma.notification.findFirstOrThrow({ where: { ruleId: second } })).attempts).toBe(0);
