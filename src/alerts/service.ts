@@ -115,8 +115,10 @@ export class AlertService {
     });
   }
 
-  /** Loads every active rule into the engine and starts evaluating ticks. */
-  /** `sql`: the driver without the ORM, when the database offers it, for the firing write (see Database.sql) */
+  /**
+   * Loads every active rule into the engine and starts evaluating ticks. `sql`: the driver without the
+   * ORM, when the database offers it, for the firing write (see Database.sql).
+   */
   async start(prisma: PrismaClient, sql?: SqlExecutor): Promise<void> {
     this.prisma = prisma;
     this.sql = sql;
@@ -159,7 +161,7 @@ export class AlertService {
     const rule = await createRule(prisma, { chatId: chatRow.id, ...(chat.userId ? { creatorId: chat.userId } : {}), spec, source, state, maxPerChat });
     this.runRow(rule);
     // read now, while the user waits for the reply anyway, rather than when the rule fires
-    if (!this.wording.hasChat(chatRow.id)) await this.rereadSettings(prisma, chatRow.id);
+    if (!this.wording.hasChat(chatRow.id)) await this.readSettings(prisma, chatRow.id);
     return { rule, tick, holdsNow: spec.condition.kind === 'level' && holds(spec.condition.op, tick.last, Number(spec.condition.price)) };
   }
 
@@ -466,11 +468,16 @@ export class AlertService {
     this.run(rowToEngineRule(row));
   }
 
-  /** After a change to a chat's settings: the next firing is worded by them without a read (if any rule needs them). */
-  private async rereadSettings(db: Db, chatId: number): Promise<void> {
+  /** The chat's settings into memory, so its rules' firings are worded without a read. */
+  private async readSettings(db: Db, chatId: number): Promise<void> {
     const settings = (await readChatSettings(db, [chatId])).get(chatId);
     if (settings) this.wording.setSettings(chatId, settings);
     else this.wording.dropChat(chatId);
+  }
+
+  /** After a change to a chat's settings: memory follows, if it holds the chat (a chat no rule fires for is not kept). */
+  private async rereadSettings(db: Db, chatId: number): Promise<void> {
+    if (this.wording.hasChat(chatId)) await this.readSettings(db, chatId);
   }
 
   /** Puts a rule (or a watch) into the engine and keeps its pair streaming; idempotent per id. */
