@@ -1,5 +1,5 @@
 import type { PrismaClient } from '../generated/prisma/client.js';
-import { chatLanguages } from '../db/chats.js';
+import { chatLanguages, type ChatSettings } from '../db/chats.js';
 import type { SqlExecutor } from '../db/client.js';
 import type { Db } from '../db/types.js';
 import { describeError } from '../errors.js';
@@ -13,7 +13,7 @@ import { releaseUnhanded, type ClaimedNotification, type OutboxRow } from '../de
 import type { AlertPayload } from '../delivery/notification.js';
 import { describeCondition } from './grammar.js';
 import {
-  canonicalDecimal, firingRuleDetails, recordFirings, type ChatSettings, type FiringMessage, type RuleFiringWrite, type RuleOwner,
+  canonicalDecimal, firingRuleDetails, recordFirings, type FiringMessage, type RuleFiringWrite, type RuleOwner,
 } from './record-firings.js';
 import type { Firing, RuleCondition } from './types.js';
 import type { WordingCache } from './wording.js';

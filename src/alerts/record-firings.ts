@@ -1,5 +1,6 @@
 import { Prisma } from '../generated/prisma/client.js';
 import type { SqlExecutor } from '../db/client.js';
+import type { ChatSettings } from '../db/chats.js';
 import type { Db } from '../db/types.js';
 import { OUTBOX_CHANNEL, type ClaimedNotification, type NotificationTarget, type OutboxRow } from '../delivery/outbox.js';
 import type { ChatKind, Platform } from '../delivery/limits.js';
@@ -61,24 +62,9 @@ export interface RuleOwner {
   note: string | null;
 }
 
-/** What a chat's messages are worded by, and whether each also goes to its webhook. */
-export interface ChatSettings {
-  timezone: string | null;
-  chatKind: ChatKind;
-  /** the chat's /language and its private client's language: the message is worded by them */
-  language: string | null;
-  userLanguage: string | null;
-  webhookActive: boolean;
-}
-
-/** A firing rule's row as its message needs it, with its chat's settings. */
+/** A firing rule's owner, with its chat's settings (the condition comes with the firing, from the engine). */
 export interface FiringRuleDetails extends RuleOwner, ChatSettings {
   id: number;
-  pair: string;
-  kind: 'level' | 'crosses' | 'move' | 'window_move';
-  op: string;
-  threshold: string;
-  windowSec: number | null;
 }
 
 /**
@@ -88,33 +74,22 @@ export interface FiringRuleDetails extends RuleOwner, ChatSettings {
  */
 export async function firingRuleDetails(db: Db, ruleIds: readonly number[]): Promise<FiringRuleDetails[]> {
   if (ruleIds.length === 0) return [];
-  const rows = await db.$queryRaw<FiringRuleDetails[]>`/* prepared */
-    SELECT r.id, r.chat_id AS "chatId", r.note, r.pair, r.kind::text AS kind, r.op, r.threshold::text AS threshold,
-           r.window_sec AS "windowSec", c.timezone, c.kind::text AS "chatKind", c.language, c.user_language AS "userLanguage",
+  return db.$queryRaw<FiringRuleDetails[]>`/* prepared */
+    SELECT r.id, r.chat_id AS "chatId", r.note, c.timezone, c.kind::text AS "chatKind", c.language, c.user_language AS "userLanguage",
            COALESCE(w.active, false) AS "webhookActive"
       FROM alert_rules r
       JOIN chats c ON c.id = r.chat_id
       LEFT JOIN webhooks w ON w.chat_id = r.chat_id
      WHERE r.id = ANY (ARRAY(SELECT value::int FROM jsonb_array_elements_text(${JSON.stringify(ruleIds)}::jsonb)))
        AND r.state <> 'deleted'`;
-  // the column's text has all 18 decimals; the wording wants the number as the ORM's Decimal writes it
-  return rows.map((r) => ({ ...r, threshold: canonicalDecimal(r.threshold) }));
 }
 
-/** A decimal as the ORM's Decimal writes it ("200", not the column's "200.000000000000000000"): messages quote it. */
+/**
+ * A decimal as the ORM's Decimal writes it ("200", not the column's "200.000000000000000000", which is
+ * what rules loaded at start-up hold): messages quote it.
+ */
 export function canonicalDecimal(text: string): string {
   return new Prisma.Decimal(text).toString();
-}
-
-/** The settings of these chats (missing ids are absent from the map): what their messages are worded by. */
-export async function readChatSettings(db: Db, chatIds: readonly number[]): Promise<Map<number, ChatSettings>> {
-  if (chatIds.length === 0) return new Map();
-  const rows = await db.$queryRaw<Array<ChatSettings & { id: number }>>`/* prepared */
-    SELECT c.id, c.timezone, c.kind::text AS "chatKind", c.language, c.user_language AS "userLanguage", COALESCE(w.active, false) AS "webhookActive"
-      FROM chats c
-      LEFT JOIN webhooks w ON w.chat_id = c.id
-     WHERE c.id = ANY (ARRAY(SELECT value::int FROM jsonb_array_elements_text(${JSON.stringify([...new Set(chatIds)])}::jsonb)))`;
-  return new Map(rows.map(({ id, ...settings }) => [id, settings]));
 }
 
 const decimal = (n: number | undefined): string | null => (n === undefined ? null : n.toString());

@@ -1,5 +1,5 @@
 import { Prisma, type PrismaClient, type AlertRule, type Watch } from '../generated/prisma/client.js';
-import { deactivateChat as deactivateChatRow, migrateChat as migrateChatRow, reactivateChat as reactivateChatRow, upsertChat, type ChatRefInput, type MigratedChat } from '../db/chats.js';
+import { deactivateChat as deactivateChatRow, migrateChat as migrateChatRow, reactivateChat as reactivateChatRow, readChatSettings, upsertChat, type ChatRefInput, type MigratedChat } from '../db/chats.js';
 import { channelOfRule, findLinkedChannel, linkChannel, listLinkedChannels, unlinkChannel, type LinkedChannelRow } from '../db/channels.js';
 import type { SqlExecutor } from '../db/client.js';
 import type { Db } from '../db/types.js';
@@ -11,7 +11,6 @@ import type { PriceTick } from '../market/types.js';
 import type { ChatRef, Platform, WatchMove, WebhookView } from '../chat/commands/types.js';
 import { randomBytes } from 'node:crypto';
 import { AlertEngine } from './engine.js';
-import { readChatSettings } from './record-firings.js';
 import { WordingCache } from './wording.js';
 import { FiringWriter, type Handoff, type PendingFiring, type WatchFiring } from './firing-writer.js';
 import {

@@ -1,4 +1,5 @@
-import type { ChatSettings, RuleOwner } from './record-firings.js';
+import type { ChatSettings } from '../db/chats.js';
+import type { RuleOwner } from './record-firings.js';
 
 /**
  * What a firing's message is worded by — the rule's chat and note, the chat's language, timezone and
@@ -46,12 +47,5 @@ export class WordingCache {
 
   dropChat(chatId: number): void {
     this.chats.delete(chatId);
-  }
-
-  /** The rule's owner and its chat's settings, when both are known. */
-  wordedBy(ruleId: number): (RuleOwner & ChatSettings) | undefined {
-    const owner = this.owner(ruleId);
-    const settings = owner && this.chats.get(owner.chatId);
-    return owner && settings ? { ...owner, ...settings } : undefined;
   }
 }

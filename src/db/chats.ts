@@ -124,9 +124,29 @@ export async function migrateChat(db: Db, move: { platform: Platform; from: stri
   return { chat, merged };
 }
 
+/** What a chat's messages are worded by, and whether each also goes to its webhook. */
+export interface ChatSettings {
+  timezone: string | null;
+  chatKind: ChatKind;
+  /** the chat's /language and its private client's language: the message is worded by them */
+  language: string | null;
+  userLanguage: string | null;
+  webhookActive: boolean;
+}
+
+/** The settings of these chats (missing ids are absent from the map): what their messages are worded by. */
+export async function readChatSettings(db: Db, chatIds: readonly number[]): Promise<Map<number, ChatSettings>> {
+  if (chatIds.length === 0) return new Map();
+  const rows = await db.$queryRaw<Array<ChatSettings & { id: number }>>`/* prepared */
+    SELECT c.id, c.timezone, c.kind::text AS "chatKind", c.language, c.user_language AS "userLanguage", COALESCE(w.active, false) AS "webhookActive"
+      FROM chats c
+      LEFT JOIN webhooks w ON w.chat_id = c.id
+     WHERE c.id = ANY (ARRAY(SELECT value::int FROM jsonb_array_elements_text(${JSON.stringify([...new Set(chatIds)])}::jsonb)))`;
+  return new Map(rows.map(({ id, ...settings }) => [id, settings]));
+}
+
 /** The language each chat's messages are worded in: its /language, else (private chats) its client's, else English. */
 export async function chatLanguages(db: Db, chatIds: readonly number[]): Promise<Map<number, Lang>> {
-  if (chatIds.length === 0) return new Map();
-  const rows = await db.chat.findMany({ where: { id: { in: [...new Set(chatIds)] } }, select: { id: true, kind: true, language: true, userLanguage: true } });
-  return new Map(rows.map((r) => [r.id, resolveLanguage(r.language, r.kind, r.userLanguage)]));
+  const settings = await readChatSettings(db, chatIds);
+  return new Map([...settings].map(([id, s]) => [id, resolveLanguage(s.language, s.chatKind, s.userLanguage)]));
 }

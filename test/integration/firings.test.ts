@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { firingRuleDetails, readChatSettings, recordFirings, type ChatSettings, type FiringBatch, type RuleOwner } from '../../src/alerts/record-firings.js';
+import { firingRuleDetails, recordFirings, type FiringBatch, type RuleOwner } from '../../src/alerts/record-firings.js';
+import { readChatSettings, type ChatSettings } from '../../src/db/chats.js';
 import type { Database } from '../../src/db/client.js';
 import { Dispatcher } from '../../src/delivery/dispatcher.js';
 import { createLogger } from '../../src/log.js';
@@ -133,13 +134,12 @@ describe.each(engines)('recording firings in one statement on $name', ({ open })
     expect((await db.prisma.notification.findMany()).map((n) => n.text)).toEqual(['w1']);
   });
 
-  it('reads what a firing message needs in one query: note, wording, timezone, language, webhook', async () => {
+  it('reads what a firing message needs of its rule and chat in one query: chat, note, timezone, language, webhook', async () => {
     await db.prisma.webhook.create({ data: { chatId, url: 'https://example.com/hook', secret: 's' } });
     await db.prisma.chat.update({ where: { id: chatId }, data: { userLanguage: 'ru' } });
     const [d] = await firingRuleDetails(db.prisma, [ruleId]);
     expect(d).toEqual({
-      id: ruleId, chatId, note: 'take profit', pair: 'BTC/USDT', kind: 'level', op: '>', threshold: '101000.5', windowSec: null, timezone: 'Europe/Berlin',
-      chatKind: 'private', language: null, userLanguage: 'ru', webhookActive: true,
+      id: ruleId, chatId, note: 'take profit', timezone: 'Europe/Berlin', chatKind: 'private', language: null, userLanguage: 'ru', webhookActive: true,
     });
     await db.prisma.alertRule.update({ where: { id: ruleId }, data: { state: 'deleted' } });
     expect(await firingRuleDetails(db.prisma, [ruleId])).toEqual([]);
